@@ -22,6 +22,7 @@ demo: venv
 	$(VENV)/bin/cementseg scan $(DEMO)
 
 test: venv
+	bash tests/system_setup.sh
 	$(VENV)/bin/ruff check cementseg cli tests benchmarks
 	$(VENV)/bin/pytest -n 2 -q
 
