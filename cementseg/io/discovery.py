@@ -1,0 +1,174 @@
+"""`find_series`: walk folders, DICOMDIRs, single files, file lists and .zip archives.
+
+Only headers are read (``stop_before_pixels``). Every file that is not part of an image
+series is listed in `SeriesScan.skipped` with the reason; nothing here is fatal except a
+path that does not exist.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zipfile
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.fileset import FileSet
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from ..errors import CementsegError
+from . import image_files
+from .deid import acquisition_date, deidentified_meta
+from .dicom_series import classic_slice, image_type, series_key
+from .enhanced import frame_slices, is_multiframe, slice_thickness_mm
+from .files import ZIP_SEPARATOR, expand_paths, open_binary
+from .records import SeriesRecord, SeriesScan, SliceHeader
+
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+_PIXEL_DATA_TAG = {
+    ImplicitVRLittleEndian: b"\xe0\x7f\x10\x00",
+    ExplicitVRLittleEndian: b"\xe0\x7f\x10\x00",
+    ExplicitVRBigEndian: b"\x7f\xe0\x00\x10",
+}
+#: what a malformed or truncated header can raise inside pydicom
+_HEADER_ERRORS = (InvalidDicomError, OSError, EOFError, ValueError, TypeError, KeyError,
+                  IndexError, AttributeError, struct.error, zipfile.BadZipFile)
+
+
+def find_series(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> SeriesScan:
+    """Every image series under ``paths`` (folder, DICOMDIR, file, list of files, .zip).
+
+    Returns a `SeriesScan`: ``.series`` (one `SeriesRecord` per SeriesInstanceUID, or per
+    NIfTI/NRRD/MHA file) and ``.skipped`` ((file, reason) for every file not used).
+    """
+    source = str(paths) if isinstance(paths, str | os.PathLike) else ", ".join(str(p) for p in paths)
+    refs = expand_paths(paths)
+    skipped: list[tuple[str, str]] = []
+    series: dict[str, tuple[Dataset, list[SliceHeader]]] = {}
+    records: list[SeriesRecord] = []
+    damaged: dict[str, list[tuple[str, str]]] = {}
+    queue = list(refs)
+    seen = set()
+    while queue:
+        ref = queue.pop(0)
+        if ref in seen:
+            continue
+        seen.add(ref)
+        if ZIP_SEPARATOR not in ref and image_files.is_image_file(ref):
+            try:
+                records.append(image_files.describe(ref))
+            except CementsegError as error:
+                skipped.append((ref, str(error)))
+            continue
+        header = _read_header(ref)
+        if isinstance(header, str):
+            skipped.append((ref, header))
+            continue
+        if header.damage:  # a readable header with broken pixels: its series must not load without it
+            skipped.append((ref, header.damage))
+            damaged.setdefault(series_key(header.ds, ref), []).append((ref, header.damage))
+            continue
+        if header.ds.file_meta.get("MediaStorageSOPClassUID") == DICOMDIR_SOP_CLASS:
+            if len(refs) == 1:  # a DICOMDIR named directly: follow its records
+                queue.extend(_dicomdir_files(ref))
+            else:
+                skipped.append((ref, "DICOMDIR index (the files it lists are read directly)"))
+            continue
+        key = series_key(header.ds, ref)
+        _, slices = series.setdefault(key, (header.ds, []))  # one header per series is enough
+        slices.extend(header.slices)
+    for series_uid, (ds, slices) in series.items():
+        records.append(_series_record(series_uid, ds, slices))
+        records[-1].damaged_files = damaged.pop(series_uid, [])
+    records.sort(key=lambda r: (r.study_uid or "", r.series_uid))
+    return SeriesScan(series=records, skipped=skipped, source=source)
+
+
+def _dicomdir_files(ref: str) -> list[str]:
+    fileset = FileSet(pydicom.dcmread(ref))
+    return [str(instance.path) for instance in fileset]
+
+
+@dataclass
+class _FileHeader:
+    """One file's header, its images, and why its pixel data is unusable (if it is)."""
+
+    ds: Dataset
+    slices: list[SliceHeader]
+    damage: str | None = None
+
+
+def _read_header(ref: str) -> _FileHeader | str:
+    """The header of one file, or the reason it is skipped."""
+    try:
+        with open_binary(ref) as stream:
+            ds = pydicom.dcmread(stream, stop_before_pixels=True)
+            syntax = ds.file_meta.get("TransferSyntaxUID", ImplicitVRLittleEndian)
+            pixel_offset = stream.tell()
+            pixel_tag = stream.read(4)
+            stream.seek(0, os.SEEK_END)
+            file_size = stream.tell()
+    except _HEADER_ERRORS as error:
+        reason = "not a DICOM file" if isinstance(error, InvalidDicomError) else f"unreadable header ({error})"
+        return reason
+    if ds.file_meta.get("MediaStorageSOPClassUID") == DICOMDIR_SOP_CLASS:
+        return _FileHeader(ds, [])
+    if "Rows" not in ds:
+        sop_class = ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID")
+        if sop_class is not None and "Image Storage" in getattr(sop_class, "name", ""):
+            return f"truncated or incomplete header ({sop_class.name} without Rows)"
+        return f"not an image (SOP class {sop_class.name if sop_class else 'unknown'})"
+    expected_tag = _PIXEL_DATA_TAG.get(syntax)
+    if expected_tag is not None and pixel_tag != expected_tag:
+        return "no pixel data"
+    try:
+        if is_multiframe(ds):
+            return _FileHeader(ds, frame_slices(ds, ref, str(syntax)))
+        offset = pixel_offset if syntax in (ImplicitVRLittleEndian, ExplicitVRLittleEndian) else None
+        header = classic_slice(ds, ref, str(syntax), offset)
+    except CementsegError as error:
+        return str(error)
+    except (ValueError, TypeError, AttributeError) as error:
+        return f"malformed image header ({error})"
+    if offset is not None:
+        expected = header.rows * header.columns * header.samples_per_pixel * header.bits_allocated // 8
+        available = file_size - offset - (8 if syntax == ImplicitVRLittleEndian else 12)
+        if available < expected:
+            return _FileHeader(ds, [], f"truncated: pixel data has {max(available, 0)} of {expected} bytes")
+    return _FileHeader(ds, [header])
+
+
+def _series_record(series_uid: str, ds: Dataset, slices: list[SliceHeader]) -> SeriesRecord:
+    files = sorted({s.file for s in slices})
+    multiframe = any(s.frame is not None for s in slices)
+    spacing = slices[0].pixel_spacing_mm
+    thickness = slice_thickness_mm(ds) if multiframe else ds.get("SliceThickness")
+    meta = deidentified_meta(ds)
+    meta["series_uid"] = series_uid
+    meta["slice_thickness_mm"] = float(thickness) if thickness not in (None, "") else None
+    return SeriesRecord(
+        series_uid=series_uid,
+        study_uid=meta["study_uid"],
+        modality=meta["modality"],
+        image_type=Counter(s.image_type for s in slices).most_common(1)[0][0] if not multiframe else image_type(ds),
+        description=str(ds.get("SeriesDescription", "") or ""),
+        n_instances=len(files),
+        rows=slices[0].rows,
+        columns=slices[0].columns,
+        slice_thickness_mm=meta["slice_thickness_mm"],
+        pixel_spacing_mm=spacing,
+        kernel=meta["kernel"],
+        contrast_agent=meta["contrast_agent"],
+        acquisition_date=acquisition_date(ds),
+        files=[str(Path(f)) if ZIP_SEPARATOR not in f else f for f in files],
+        slices=slices,
+        source="enhanced_dicom" if multiframe else "dicom",
+        meta=meta,
+        warnings=[f"series {series_uid}: files carry no SeriesInstanceUID; grouped by frame of reference, "
+                  f"series number, description, modality and folder"] if series_uid.startswith("no-uid:") else [],
+    )
