@@ -31,6 +31,12 @@ class Candidate:
         material: one of vocabulary.MATERIALS once classified.
         reason: one-line why for the material.
         evidence: free-form numbers the classifiers used (local contrast, ...).
+        cement_fraction: for cement, float32 cement volume per voxel (``flat_index`` order) in
+            voxel units after partial volume, from its local background and cement HU: the
+            voxel's own share (0..1) plus the blurred tail just outside the candidate credited
+            to its nearest voxel. Sum it times the voxel volume for a volume that thin leaks
+            on coarse voxels do not inflate. None for other materials and before
+            `material.classify_materials`.
     """
 
     id: int
@@ -51,6 +57,7 @@ class Candidate:
     material: str = "indeterminate"
     reason: str = ""
     evidence: dict = field(default_factory=dict)
+    cement_fraction: np.ndarray | None = None
 
     def zyx(self, shape: tuple[int, int, int]) -> np.ndarray:
         """(n, 3) voxel indices (z, y, x) in an array of ``shape``."""

@@ -8,7 +8,12 @@ import click
 
 from cementseg import __version__
 
-
+from .batch import batch_command
+from .evaluate import evaluate_command
+from .info import info
+from .pacs import pacs_command
+from .phantom import phantom_command
+from .scan import scan_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,3 +23,9 @@ def main() -> None:
 
 
 
+main.add_command(scan_command)
+main.add_command(evaluate_command)
+main.add_command(info)
+main.add_command(phantom_command)
+main.add_command(batch_command)
+main.add_command(pacs_command)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..volume import index_to_lps, lps_to_index
+from .frame import SpineFrame
 
 #: structure codes of `AnatomyMap.structures` (0 = outside the body)
 STRUCTURES: dict[str, int] = {
@@ -50,6 +51,8 @@ class AnatomyMap:
         level_note: why levels are None when they are (field of view, ...).
         source: structure name -> where it came from ("builtin", "totalsegmentator").
         warnings: what the provider noticed (disagreements, missing structures).
+        spine_frame: body centres and (right, anterior, cranial) axes along the spine, or
+            None when no spine is in view (see `SpineFrame.spine_coordinates`).
     """
 
     structures: np.ndarray
@@ -59,6 +62,7 @@ class AnatomyMap:
     level_note: str = ""
     source: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    spine_frame: SpineFrame | None = None
 
     @property
     def spacing_mm(self) -> tuple[float, float, float]:

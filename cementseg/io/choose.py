@@ -53,20 +53,27 @@ def describe_choice(record: SeriesRecord, n_series: int) -> str:
     parts.append(f"{record.n_images} slices" + (f" every {step:.2f} mm" if step else ""))
     reason = ", ".join(parts)
     if n_series > 1:
-        return f"{reason}; best of {n_series} series by the rule DICOM CT > image file > not localizer > " \
-               f"ORIGINAL > axial > thinnest spacing > most slices"
+        return (
+            f"{reason}; best of {n_series} series by the rule DICOM CT > image file > not localizer > "
+            f"ORIGINAL > axial > thinnest spacing > most slices"
+        )
     return f"{reason}; the only series"
 
 
-def choose_series(scan: SeriesScan, series_uid: str | None = None, force: bool = False) -> tuple[SeriesRecord, str]:
+def choose_series(
+    scan: SeriesScan, series_uid: str | None = None, force: bool = False
+) -> tuple[SeriesRecord, str]:
     """The series to load and why: the one named, else the best by the rule above.
 
     Raises NoSeriesError (nothing found), SeriesSelectionError (named series absent) or
     NotCTError (no CT series, or the named one is not CT, unless ``force``).
     """
     if not scan.series:
-        skipped = f"; {len(scan.skipped)} file(s) skipped, e.g. {scan.skipped[0][0]}: {scan.skipped[0][1]}" \
-            if scan.skipped else ""
+        skipped = (
+            f"; {len(scan.skipped)} file(s) skipped, e.g. {scan.skipped[0][0]}: {scan.skipped[0][1]}"
+            if scan.skipped
+            else ""
+        )
         raise NoSeriesError(f"{scan.source}: no image series found{skipped}")
     if series_uid is not None:
         record = scan.by_uid(series_uid)
@@ -85,4 +92,6 @@ def choose_series(scan: SeriesScan, series_uid: str | None = None, force: bool =
 
 def _require_ct(record: SeriesRecord, force: bool) -> None:
     if not force and not _is_ct(record):
-        raise NotCTError(f"series {record.series_uid}: modality {record.modality}, not CT; use force to load anyway")
+        raise NotCTError(
+            f"series {record.series_uid}: modality {record.modality}, not CT; use force to load anyway"
+        )

@@ -37,8 +37,10 @@ def rescale(item: Dataset) -> tuple[float, float]:
     """(slope, intercept) of a dataset or functional-group item; identity when absent."""
     slope = item.get("RescaleSlope")
     intercept = item.get("RescaleIntercept")
-    return (float(slope) if slope not in (None, "") else 1.0,
-            float(intercept) if intercept not in (None, "") else 0.0)
+    return (
+        float(slope) if slope not in (None, "") else 1.0,
+        float(intercept) if intercept not in (None, "") else 0.0,
+    )
 
 
 def image_type(ds: Dataset) -> tuple[str, ...]:
@@ -59,7 +61,9 @@ def series_key(ds: Dataset, file: str) -> str:
     uid = str(ds.get("SeriesInstanceUID") or "")
     if uid:
         return uid
-    parts = [str(ds.get(k) or "") for k in ("FrameOfReferenceUID", "SeriesNumber", "SeriesDescription", "Modality")]
+    parts = [
+        str(ds.get(k) or "") for k in ("FrameOfReferenceUID", "SeriesNumber", "SeriesDescription", "Modality")
+    ]
     folder = file.rsplit("/", 1)[0] if "/" in file else ""
     digest = hashlib.sha1("|".join([*parts, folder]).encode()).hexdigest()[:12]
     return f"no-uid:{digest}"

@@ -36,8 +36,18 @@ _PIXEL_DATA_TAG = {
     ExplicitVRBigEndian: b"\x7f\xe0\x00\x10",
 }
 #: what a malformed or truncated header can raise inside pydicom
-_HEADER_ERRORS = (InvalidDicomError, OSError, EOFError, ValueError, TypeError, KeyError,
-                  IndexError, AttributeError, struct.error, zipfile.BadZipFile)
+_HEADER_ERRORS = (
+    InvalidDicomError,
+    OSError,
+    EOFError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    struct.error,
+    zipfile.BadZipFile,
+)
 
 
 def find_series(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> SeriesScan:
@@ -114,7 +124,9 @@ def _read_header(ref: str) -> _FileHeader | str:
             stream.seek(0, os.SEEK_END)
             file_size = stream.tell()
     except _HEADER_ERRORS as error:
-        reason = "not a DICOM file" if isinstance(error, InvalidDicomError) else f"unreadable header ({error})"
+        reason = (
+            "not a DICOM file" if isinstance(error, InvalidDicomError) else f"unreadable header ({error})"
+        )
         return reason
     if ds.file_meta.get("MediaStorageSOPClassUID") == DICOMDIR_SOP_CLASS:
         return _FileHeader(ds, [])
@@ -155,7 +167,9 @@ def _series_record(series_uid: str, ds: Dataset, slices: list[SliceHeader]) -> S
         series_uid=series_uid,
         study_uid=meta["study_uid"],
         modality=meta["modality"],
-        image_type=Counter(s.image_type for s in slices).most_common(1)[0][0] if not multiframe else image_type(ds),
+        image_type=Counter(s.image_type for s in slices).most_common(1)[0][0]
+        if not multiframe
+        else image_type(ds),
         description=str(ds.get("SeriesDescription", "") or ""),
         n_instances=len(files),
         rows=slices[0].rows,
@@ -169,6 +183,10 @@ def _series_record(series_uid: str, ds: Dataset, slices: list[SliceHeader]) -> S
         slices=slices,
         source="enhanced_dicom" if multiframe else "dicom",
         meta=meta,
-        warnings=[f"series {series_uid}: files carry no SeriesInstanceUID; grouped by frame of reference, "
-                  f"series number, description, modality and folder"] if series_uid.startswith("no-uid:") else [],
+        warnings=[
+            f"series {series_uid}: files carry no SeriesInstanceUID; grouped by frame of reference, "
+            f"series number, description, modality and folder"
+        ]
+        if series_uid.startswith("no-uid:")
+        else [],
     )

@@ -68,7 +68,8 @@ def slice_thickness_mm(ds: Dataset) -> float | None:
     """Slice thickness from the shared (or first per-frame) pixel measures."""
     shared = ds.get("SharedFunctionalGroupsSequence", [])
     per_frame = ds.get("PerFrameFunctionalGroupsSequence", [])
-    measures = _group(per_frame[0] if len(per_frame) else None, shared[0] if len(shared) else None,
-                      "PixelMeasuresSequence")
+    measures = _group(
+        per_frame[0] if len(per_frame) else None, shared[0] if len(shared) else None, "PixelMeasuresSequence"
+    )
     value = measures.get("SliceThickness") if measures is not None else ds.get("SliceThickness")
     return float(value) if value not in (None, "") else None

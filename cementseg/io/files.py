@@ -49,4 +49,3 @@ def open_binary(ref: str) -> BinaryIO:
         with zipfile.ZipFile(archive_path) as archive:
             return io.BytesIO(archive.read(member))
     return open(ref, "rb")
-

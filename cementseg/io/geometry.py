@@ -88,7 +88,9 @@ def plan_stack(series: SeriesRecord, settings: Settings) -> StackPlan:
     localizers = [s for s in series.slices if s.is_localizer]
     if localizers and len(localizers) < len(series.slices):
         series = replace(series, slices=[s for s in series.slices if not s.is_localizer])
-        warnings = [f"series {series.series_uid}: localizer image(s) {_names(localizers)} left out of the volume"]
+        warnings = [
+            f"series {series.series_uid}: localizer image(s) {_names(localizers)} left out of the volume"
+        ]
     else:
         warnings = []
     _check_uniform(series)
@@ -104,11 +106,19 @@ def plan_stack(series: SeriesRecord, settings: Settings) -> StackPlan:
     offsets_mm = positions[order] - positions[order[0]] - np.outer(along_kept - along_kept[0], normal)
     row_mm, column_mm = first.pixel_spacing_mm
     # rounded to 1e-4 pixel so that whole-pixel shifts stay exact (no edge lost to float noise)
-    offsets_px = np.round(np.column_stack([offsets_mm @ col_cos / row_mm, offsets_mm @ row_cos / column_mm]), 4)
+    offsets_px = np.round(
+        np.column_stack([offsets_mm @ col_cos / row_mm, offsets_mm @ row_cos / column_mm]), 4
+    )
     plan = StackPlan(
-        slices=series.slices, order=order, along_normal_mm=along_kept, in_plane_offset_px=offsets_px,
-        spacing_mm=(0.0, row_mm, column_mm), origin_lps_mm=positions[order[0]],
-        direction=np.column_stack([row_cos, col_cos, normal]), duplicate_groups=groups, warnings=warnings,
+        slices=series.slices,
+        order=order,
+        along_normal_mm=along_kept,
+        in_plane_offset_px=offsets_px,
+        spacing_mm=(0.0, row_mm, column_mm),
+        origin_lps_mm=positions[order[0]],
+        direction=np.column_stack([row_cos, col_cos, normal]),
+        duplicate_groups=groups,
+        warnings=warnings,
     )
     _decide_z(plan, series, settings, offsets_mm)
     return plan
@@ -134,8 +144,9 @@ def _decide_z(plan: StackPlan, series: SeriesRecord, settings: Settings, offsets
     if len(slices) == 1:
         thickness = series.slice_thickness_mm or 1.0
         plan.spacing_mm = (float(thickness), *plan.spacing_mm[1:])
-        plan.warnings.append(f"series {series.series_uid}: single slice; z spacing taken from SliceThickness "
-                             f"({thickness} mm)")
+        plan.warnings.append(
+            f"series {series.series_uid}: single slice; z spacing taken from SliceThickness ({thickness} mm)"
+        )
         return
     steps = np.diff(along)
     median = float(np.median(steps))
@@ -189,7 +200,9 @@ def regularize(stack: np.ndarray, plan: StackPlan) -> np.ndarray:
 
         for z, shift in enumerate(plan.in_plane_offset_px):
             if np.any(shift):
-                moved = ndimage.shift(stack[z].astype(np.float32), shift, order=1, mode="constant", cval=AIR_HU)
+                moved = ndimage.shift(
+                    stack[z].astype(np.float32), shift, order=1, mode="constant", cval=AIR_HU
+                )
                 stack[z] = np.rint(moved).astype(np.int16)
     if plan.target_along_normal_mm is None:
         return stack

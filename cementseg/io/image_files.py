@@ -46,11 +46,21 @@ def describe(path: str) -> SeriesRecord:
     if len(shape_xyz) != 3:
         raise CorruptFileError(f"{path}: not a 3D image (shape {shape_xyz})")
     return SeriesRecord(
-        series_uid=f"file:{Path(path).name}", study_uid=None, modality=None, image_type=(),
-        description=Path(path).name, n_instances=int(shape_xyz[2]), rows=int(shape_xyz[1]),
-        columns=int(shape_xyz[0]), slice_thickness_mm=float(zooms[2]),
-        pixel_spacing_mm=(float(zooms[1]), float(zooms[0])), kernel=None, contrast_agent=None,
-        acquisition_date=None, files=[path], source="image_file",
+        series_uid=f"file:{Path(path).name}",
+        study_uid=None,
+        modality=None,
+        image_type=(),
+        description=Path(path).name,
+        n_instances=int(shape_xyz[2]),
+        rows=int(shape_xyz[1]),
+        columns=int(shape_xyz[0]),
+        slice_thickness_mm=float(zooms[2]),
+        pixel_spacing_mm=(float(zooms[1]), float(zooms[0])),
+        kernel=None,
+        contrast_agent=None,
+        acquisition_date=None,
+        files=[path],
+        source="image_file",
     )
 
 
@@ -79,9 +89,14 @@ def load_image_file(path: str) -> CTVolume:
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise CorruptFileError(f"{path}: not a scalar 3D image")
     hu = _to_int16(sitk.GetArrayFromImage(image), path, warnings)
-    return CTVolume(hu=hu, spacing_mm=tuple(reversed(image.GetSpacing())), origin_lps_mm=image.GetOrigin(),
-                    direction=np.asarray(image.GetDirection()).reshape(3, 3),
-                    meta={"source": path, "series_uid": f"file:{Path(path).name}"}, warnings=warnings)
+    return CTVolume(
+        hu=hu,
+        spacing_mm=tuple(reversed(image.GetSpacing())),
+        origin_lps_mm=image.GetOrigin(),
+        direction=np.asarray(image.GetDirection()).reshape(3, 3),
+        meta={"source": path, "series_uid": f"file:{Path(path).name}"},
+        warnings=warnings,
+    )
 
 
 def _load_nifti(path: str, warnings: list[str]) -> CTVolume:
@@ -101,6 +116,11 @@ def _load_nifti(path: str, warnings: list[str]) -> CTVolume:
     if not np.allclose(direction.T @ direction, np.eye(3), atol=1e-4):
         raise GeometryError(f"{path}: sheared affine (voxel axes not orthogonal); refusing to guess")
     hu = _to_int16(np.ascontiguousarray(values.transpose(2, 1, 0)), path, warnings)
-    return CTVolume(hu=hu, spacing_mm=tuple(spacing_xyz[::-1]), origin_lps_mm=affine_lps[:3, 3],
-                    direction=direction, meta={"source": path, "series_uid": f"file:{Path(path).name}"},
-                    warnings=warnings)
+    return CTVolume(
+        hu=hu,
+        spacing_mm=tuple(spacing_xyz[::-1]),
+        origin_lps_mm=affine_lps[:3, 3],
+        direction=direction,
+        meta={"source": path, "series_uid": f"file:{Path(path).name}"},
+        warnings=warnings,
+    )

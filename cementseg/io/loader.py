@@ -51,7 +51,9 @@ def load(
     skipped = [f for f, _ in scan.skipped]
     if skipped:
         volume.meta["skipped_files"] = len(skipped)
-        volume.warnings.append(f"{len(skipped)} file(s) skipped (not part of an image series), e.g. {skipped[0]}")
+        volume.warnings.append(
+            f"{len(skipped)} file(s) skipped (not part of an image series), e.g. {skipped[0]}"
+        )
     return volume
 
 
@@ -59,8 +61,9 @@ def load_series(record: SeriesRecord, settings: Settings) -> CTVolume:
     """Decode the DICOM series ``record`` into a `CTVolume` (geometry checked, HU applied)."""
     if record.damaged_files:
         file, reason = record.damaged_files[0]
-        raise CorruptFileError(f"series {record.series_uid}: {len(record.damaged_files)} damaged file(s), "
-                               f"e.g. {file}: {reason}")
+        raise CorruptFileError(
+            f"series {record.series_uid}: {len(record.damaged_files)} damaged file(s), e.g. {file}: {reason}"
+        )
     plan = plan_stack(record, settings)
     for syntax in sorted({s.transfer_syntax for s in plan.slices}):
         check_decodable(syntax, record.series_uid)
@@ -72,14 +75,24 @@ def load_series(record: SeriesRecord, settings: Settings) -> CTVolume:
     if plan.needs_resampling:
         stack = regularize(stack, plan)
     if tally.clipped_voxels:
-        warnings.append(f"series {record.series_uid}: {tally.clipped_voxels} voxels outside int16 clipped to "
-                        f"[-32768, 32767] HU")
+        warnings.append(
+            f"series {record.series_uid}: {tally.clipped_voxels} voxels outside int16 clipped to "
+            f"[-32768, 32767] HU"
+        )
     if tally.padded_voxels:
-        warnings.append(f"series {record.series_uid}: {tally.padded_voxels} padding voxels set to air (-1024 HU)")
+        warnings.append(
+            f"series {record.series_uid}: {tally.padded_voxels} padding voxels set to air (-1024 HU)"
+        )
     meta = dict(record.meta)
     meta.update(n_slices=stack.shape[0], files=len(record.files))
-    return CTVolume(hu=stack, spacing_mm=plan.spacing_mm, origin_lps_mm=plan.origin_lps_mm,
-                    direction=plan.direction, meta=meta, warnings=warnings)
+    return CTVolume(
+        hu=stack,
+        spacing_mm=plan.spacing_mm,
+        origin_lps_mm=plan.origin_lps_mm,
+        direction=plan.direction,
+        meta=meta,
+        warnings=warnings,
+    )
 
 
 def _decode_all(slices: list[SliceHeader], stack: np.ndarray, settings: Settings) -> SliceTally:
@@ -109,7 +122,11 @@ def _check_duplicates(record: SeriesRecord, plan: StackPlan, settings: Settings,
         names = ", ".join(s.label for s in slices)
         if not all(np.array_equal(pixels[0], other) for other in pixels[1:]):
             along_mm = float(slices[0].position_lps_mm @ plan.direction[:, 2])
-            raise DuplicateSliceError(f"series {record.series_uid}: {names} share one position "
-                                      f"({along_mm:.2f} mm along the normal) with different pixels")
-        warnings.append(f"series {record.series_uid}: {names} share one position with identical pixels; "
-                        f"kept {slices[0].label}")
+            raise DuplicateSliceError(
+                f"series {record.series_uid}: {names} share one position "
+                f"({along_mm:.2f} mm along the normal) with different pixels"
+            )
+        warnings.append(
+            f"series {record.series_uid}: {names} share one position with identical pixels; "
+            f"kept {slices[0].label}"
+        )

@@ -79,8 +79,12 @@ def raw_to_hu(raw: np.ndarray, header: SliceHeader, out: np.ndarray) -> SliceTal
     low, high = int(raw.min()), int(raw.max())
     if slope == 1 and float(intercept).is_integer():
         shift = int(intercept)
-        if INT16_MIN <= low + shift and high + shift <= INT16_MAX and high <= INT16_MAX \
-                and INT16_MIN <= shift <= INT16_MAX:
+        if (
+            INT16_MIN <= low + shift
+            and high + shift <= INT16_MAX
+            and high <= INT16_MAX
+            and INT16_MIN <= shift <= INT16_MAX
+        ):
             np.add(_as_int16(raw), np.int16(shift), out=out)
         else:
             tally.clipped_voxels = _clip_into(raw.astype(np.int64) + shift, out)
@@ -154,8 +158,12 @@ def read_uncompressed(header: SliceHeader) -> np.ndarray:
 
 
 def can_read_directly(header: SliceHeader) -> bool:
-    return (header.pixel_data_offset is not None and header.frame is None and header.bits_allocated == 16
-            and header.samples_per_pixel == 1)
+    return (
+        header.pixel_data_offset is not None
+        and header.frame is None
+        and header.bits_allocated == 16
+        and header.samples_per_pixel == 1
+    )
 
 
 def decode_file(slices: list[tuple[SliceHeader, int]], volume: np.ndarray) -> SliceTally:
@@ -190,10 +198,13 @@ def decode_file(slices: list[tuple[SliceHeader, int]], volume: np.ndarray) -> Sl
 
 def _check_monochrome(header: SliceHeader) -> None:
     if header.samples_per_pixel != 1:
-        raise CorruptFileError(f"{header.file}: {header.samples_per_pixel} samples per pixel; CT is greyscale")
+        raise CorruptFileError(
+            f"{header.file}: {header.samples_per_pixel} samples per pixel; CT is greyscale"
+        )
 
 
 def _check_shape(raw: np.ndarray, header: SliceHeader) -> None:
     if raw.shape != (header.rows, header.columns):
-        raise CorruptFileError(f"{header.label}: decoded shape {raw.shape}, header says "
-                               f"{(header.rows, header.columns)}")
+        raise CorruptFileError(
+            f"{header.label}: decoded shape {raw.shape}, header says {(header.rows, header.columns)}"
+        )

@@ -1,0 +1,451 @@
+"""`build`: the built-in anatomy map of a CT, from HU and geometry alone (no model weights).
+
+Order matters: body, then the spinal canal (the most robust landmark), the vertebral
+bodies anterior to it, the discs and the level names, the spine frame, and everything
+placed relative to the spine (vessels, paravertebral space, foramina). See docs/anatomy.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cc3d
+import numpy as np
+from scipy import ndimage
+
+from ..settings import Settings
+from ..volume import CTVolume
+from . import levels as level_rules
+from .anatomy_map import STRUCTURES, AnatomyMap
+from .body import body_mask, lung_mask
+from .canal import CanalTrack, extended, track_canal
+from .frame import SpineFrame, build_frame
+from .grid import WorkingGrid, to_working_grid
+from .vertebrae import DiscPlane, Spine, body_slices, centrelines, disc_mask, disc_planes, split_bodies
+from .vessels import (
+    AORTA_WINDOW,
+    BLOOD_HU,
+    IVC_WINDOW,
+    azygos_prior,
+    find_tube,
+    heart_mask,
+    pulmonary_vessels,
+    right_heart,
+)
+
+log = logging.getLogger(__name__)
+
+POSTERIOR_ELEMENTS_REACH_MM = 50.0  # laminae, spinous and transverse processes lie within this of the canal
+FORAMEN_WIDTH_MM = 15.0
+FORAMEN_HALF_HEIGHT_MM = 7.0
+PROSTHESIS_HU = 2000.0
+PROSTHESIS_MIN_ML = 5.0
+PROSTHESIS_MIN_LATERAL_MM = 50.0
+
+#: later entries win where structures overlap
+PAINT_ORDER = (
+    "soft_tissue",
+    "paravertebral",
+    "lung",
+    "pulmonary_artery",
+    "heart",
+    "right_heart",
+    "azygos_system",
+    "inferior_vena_cava",
+    "aorta",
+    "other_bone",
+    "neural_foramen",
+    "posterior_elements",
+    "intervertebral_disc",
+    "spinal_canal",
+    "vertebral_body",
+    "hip_prosthesis",
+)
+
+
+@dataclass
+class GivenVertebrae:
+    """Vertebrae from an external provider: level name -> whole-vertebra mask, optional body and disc masks."""
+
+    levels: dict[str, np.ndarray]
+    body_mask: np.ndarray | None = None
+    disc_mask: np.ndarray | None = None
+
+
+def build(volume: CTVolume, settings: Settings | None = None) -> AnatomyMap:
+    """The built-in anatomy map of ``volume`` on an axis-aligned LPS working grid.
+
+    Structures the field of view does not show are simply absent (with a warning where a
+    reader would expect them); levels are ``None`` with the reason in ``level_note`` when
+    they cannot be counted.
+    """
+    settings = settings or Settings()
+    grid = to_working_grid(volume, settings.anatomy_working_spacing_mm)
+    masks, spine_parts = builtin_masks(grid, settings)
+    return compose(grid, masks, spine_parts)
+
+
+def builtin_masks(
+    grid: WorkingGrid, settings: Settings, given: GivenVertebrae | None = None
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Every built-in structure mask on the working grid, and the spine parts (ids, levels, frame).
+
+    With ``given`` vertebrae (an external provider's), bodies, levels and posterior elements
+    come from them and the rest of the spine (discs, foramina, frame) is aligned to them.
+    """
+    warnings: list[str] = []
+    body = body_mask(grid, settings.anatomy_body_hu, settings.anatomy_table_max_mm)
+    canal = track_canal(
+        grid,
+        body,
+        settings.anatomy_canal_wall_hu,
+        settings.anatomy_canal_bridge_mm,
+        settings.anatomy_canal_max_gap_mm,
+    )
+    spine_x = float(np.nanmedian(canal.centre_yx[:, 1])) if canal is not None else None
+    lungs = lung_mask(grid, body, settings.anatomy_lung_hu, settings.anatomy_min_lung_ml, spine_x)
+    masks: dict[str, np.ndarray] = {"soft_tissue": body, "lung": lungs}
+    spine_parts: dict = {
+        "vertebrae": np.zeros(grid.shape, dtype=np.uint16),
+        "levels": {},
+        "frame": None,
+        "level_note": "no spinal canal found in the field of view",
+        "warnings": warnings,
+    }
+    bone = grid.hu > settings.anatomy_bone_hu
+    if given is not None:
+        spine = _spine_from_given(grid, canal, given, settings, spine_parts)
+        masks["vertebral_body"] = spine.body_mask
+        masks["intervertebral_disc"] = spine.disc_mask
+        if canal is not None:
+            masks.update(_spine_structures(grid, canal, spine, bone, settings))
+        whole = np.any([m for m in given.levels.values()], axis=0)
+        masks["posterior_elements"] = whole & ~spine.body_mask
+    if canal is None:
+        warnings.append(
+            "no spinal canal found: no vertebrae, discs or spine-relative structures"
+            if given is None
+            else "no spinal canal found: no canal, foramina or spine frame"
+        )
+    else:
+        if given is None:
+            spine = _spine(grid, canal, settings)
+            _name_levels(grid, canal, spine, settings, spine_parts)
+            masks.update(_spine_structures(grid, canal, spine, bone, settings))
+        spine_parts["vertebrae"] = spine.vertebrae
+        frame = build_frame(spine.centreline_zyx, spine.canal_zyx, grid.affine)
+        if frame is not None:
+            frame.body_centres_lps = _body_centres(grid, spine.vertebrae)
+        spine_parts["frame"] = frame
+        masks.update(_vessels(grid, body, lungs, spine, settings))
+    spine_structures = [masks.get(k) for k in ("vertebral_body", "posterior_elements") if k in masks]
+    masks["other_bone"] = _other_bone(bone & body, spine_structures)
+    masks["hip_prosthesis"] = _hip_prosthesis(grid, canal)
+    return masks, spine_parts
+
+
+BODY_SEARCH_BEYOND_CANAL_MM = 15.0
+
+
+def _spine(grid: WorkingGrid, canal: CanalTrack, settings: Settings) -> Spine:
+    reach = extended(canal, grid, BODY_SEARCH_BEYOND_CANAL_MM)
+    bodies = body_slices(grid, reach, settings.anatomy_canal_wall_hu, settings.anatomy_cancellous_hu)
+    body_track, canal_track = centrelines(grid, reach, bodies)
+    discs = disc_planes(grid, bodies, body_track)
+    vertebrae = split_bodies(grid, bodies, discs, settings.anatomy_min_body_ml)
+    discs_mask = disc_mask(grid, vertebrae, discs, settings.anatomy_bone_hu)
+    return Spine(
+        body_mask=vertebrae > 0,
+        centreline_zyx=body_track,
+        canal_zyx=canal_track,
+        discs=discs,
+        vertebrae=vertebrae,
+        disc_mask=discs_mask,
+    )
+
+
+def _spine_from_given(
+    grid: WorkingGrid, canal: CanalTrack | None, given: GivenVertebrae, settings: Settings, parts: dict
+) -> Spine:
+    """Bodies, ids, levels and discs from external whole-vertebra labels."""
+    from .levels import ORDER
+
+    names = sorted((n for n in given.levels if n in ORDER), key=ORDER.index, reverse=True)  # caudal first
+    vertebrae = np.zeros(grid.shape, dtype=np.uint16)
+    for vid, name in enumerate(names, start=1):
+        vertebrae[given.levels[name]] = vid
+    if given.body_mask is not None:
+        vertebrae[~given.body_mask] = 0
+    elif canal is not None:
+        vertebrae[~_anterior_of_canal_front(grid, canal)] = 0
+    else:
+        parts["warnings"].append(
+            "no spinal canal to split the given vertebrae: whole vertebrae used as bodies"
+        )
+    parts["levels"] = {vid: name for vid, name in enumerate(names, start=1)}
+    parts["level_note"] = "level names from the external labels"
+    parts["vertebrae"] = vertebrae
+    body = vertebrae > 0
+    if canal is not None:
+        body_track, canal_track = centrelines(grid, canal, body)
+    else:
+        body_track = canal_track = np.full((grid.shape[0], 3), np.nan)
+    discs = _discs_between(grid, vertebrae, len(names))
+    discs_mask = (
+        given.disc_mask
+        if given.disc_mask is not None
+        else disc_mask(grid, vertebrae, discs, settings.anatomy_bone_hu)
+    )
+    return Spine(
+        body_mask=body,
+        centreline_zyx=body_track,
+        canal_zyx=canal_track,
+        discs=discs,
+        vertebrae=vertebrae,
+        disc_mask=discs_mask,
+    )
+
+
+def _anterior_of_canal_front(grid: WorkingGrid, canal: CanalTrack) -> np.ndarray:
+    """Voxels anterior of the canal's anterior wall (where the canal is tracked)."""
+    sy = grid.spacing_mm[1]
+    out = np.zeros(grid.shape, dtype=bool)
+    y = np.arange(grid.shape[1])
+    for z in canal.slices:
+        out[z] = ((canal.centre_yx[z][0] - y) * sy > canal.radius_mm[z])[:, None]
+    return out
+
+
+def _discs_between(grid: WorkingGrid, vertebrae: np.ndarray, n: int) -> list[DiscPlane]:
+    """A disc plane midway between the facing endplates of each pair of consecutive bodies."""
+    spacing = np.asarray(grid.spacing_mm)
+    points = {v: np.argwhere(vertebrae == v) * spacing for v in range(1, n + 1)}
+    discs = []
+    for lower, upper in zip(range(1, n), range(2, n + 1), strict=True):
+        if len(points[lower]) == 0 or len(points[upper]) == 0:
+            continue
+        c_low, c_up = points[lower].mean(axis=0), points[upper].mean(axis=0)
+        normal = (c_up - c_low) / np.linalg.norm(c_up - c_low)
+        top = (points[lower] - c_low) @ normal
+        bottom = (points[upper] - c_low) @ normal
+        middle = c_low + normal * 0.5 * (np.percentile(top, 98) + np.percentile(bottom, 2))
+        discs.append(DiscPlane(centre_zyx=middle / spacing, normal_zyx_mm=normal, dip=1.0))
+    return discs
+
+
+def _spine_structures(
+    grid: WorkingGrid, canal: CanalTrack, spine: Spine, bone: np.ndarray, settings: Settings
+) -> dict[str, np.ndarray]:
+    sy, sx = grid.spacing_mm[1:]
+    ny, nx = grid.shape[1:]
+    yy, xx = np.mgrid[:ny, :nx]
+    posterior = np.zeros(grid.shape, dtype=bool)
+    foramen = np.zeros(grid.shape, dtype=bool)
+    disc_z = _disc_slices(grid, spine)
+    for z in canal.slices:
+        cy, cx = canal.centre_yx[z]
+        radius = canal.radius_mm[z]
+        anterior_mm, lateral_mm = (cy - yy) * sy, (xx - cx) * sx
+        reach = np.hypot(anterior_mm, lateral_mm)
+        posterior[z] = bone[z] & (anterior_mm < radius + 2.0) & (reach < POSTERIOR_ELEMENTS_REACH_MM)
+        if disc_z[z]:
+            side = np.abs(lateral_mm)
+            foramen[z] = (
+                (side > radius)
+                & (side < radius + FORAMEN_WIDTH_MM)
+                & (np.abs(anterior_mm) < radius + 3.0)
+                & ~bone[z]
+            )
+    paravertebral = _paravertebral(grid, spine, canal, settings.anatomy_paravertebral_mm)
+    return {
+        "vertebral_body": spine.body_mask,
+        "intervertebral_disc": spine.disc_mask,
+        "spinal_canal": canal.mask,
+        "posterior_elements": posterior & ~spine.body_mask,
+        "neural_foramen": foramen & ~canal.mask & ~spine.body_mask,
+        "paravertebral": paravertebral,
+    }
+
+
+def _disc_slices(grid: WorkingGrid, spine: Spine) -> np.ndarray:
+    """Slices within FORAMEN_HALF_HEIGHT_MM of a disc centre (the foramina open at disc level)."""
+    z = np.arange(grid.shape[0]) * grid.spacing_mm[0]
+    near = np.zeros(grid.shape[0], dtype=bool)
+    for disc in spine.discs:
+        near |= np.abs(z - disc.centre_zyx[0] * grid.spacing_mm[0]) <= FORAMEN_HALF_HEIGHT_MM
+    return near
+
+
+def _paravertebral(grid: WorkingGrid, spine: Spine, canal: CanalTrack, reach_mm: float) -> np.ndarray:
+    """Soft tissue within ``reach_mm`` of a vertebral body, lateral or anterior of the canal centre."""
+    if not spine.body_mask.any():
+        return np.zeros(grid.shape, dtype=bool)
+    margin = np.ceil(reach_mm / np.asarray(grid.spacing_mm)).astype(int) + 1
+    where = np.argwhere(spine.body_mask)
+    lo, hi = np.maximum(where.min(0) - margin, 0), where.max(0) + margin + 1
+    crop = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+    near = np.zeros(grid.shape, dtype=bool)
+    distance = ndimage.distance_transform_edt(~spine.body_mask[crop], sampling=grid.spacing_mm)
+    near[crop] = (distance > 0) & (distance <= reach_mm) & (grid.hu[crop] < 200)
+    in_front = np.zeros(grid.shape, dtype=bool)
+    for z in canal.slices:
+        in_front[z, : int(np.ceil(canal.centre_yx[z][0])) + 1] = True  # anterior = smaller y
+    return near & in_front
+
+
+def _name_levels(grid: WorkingGrid, canal: CanalTrack, spine: Spine, settings: Settings, parts: dict) -> None:
+    ids = [int(v) for v in np.unique(spine.vertebrae) if v]
+    if not ids:
+        parts["level_note"] = "no vertebral body found"
+        return
+    ids.sort(key=lambda v: np.nonzero(spine.vertebrae == v)[0].mean())  # caudal to cranial
+    ribs = level_rules.rib_bearing_vertebrae(grid, spine.vertebrae, canal, settings.anatomy_bone_hu)
+    with_ribs = [v for v in ids if v in ribs]
+    lowest_rib = with_ribs[0] if with_ribs else None
+    # T12 only if a rib-free vertebra lies below it entirely in view (a rib may leave the field of view)
+    rib_count_possible = (
+        lowest_rib is not None
+        and ids.index(lowest_rib) > 0
+        and _entirely_in_view(spine.vertebrae, ids[ids.index(lowest_rib) - 1])
+    )
+    sacral = None
+    for vid in ids[:3]:  # the lowest sacral body among the lowest three, then up while still sacral
+        if level_rules.is_sacral(grid, spine.vertebrae, vid, canal, settings.anatomy_bone_hu):
+            sacral = vid
+        elif sacral is not None:
+            break
+    levels, note, warnings = level_rules.name_levels(ids, sacral, lowest_rib, rib_count_possible)
+    named = [vid for vid in ids if levels[vid] is not None]
+    if named:
+        below_s1 = ids[: ids.index(named[0])]  # lower sacral segments: sacrum, not vertebral bodies
+        spine.vertebrae[np.isin(spine.vertebrae, below_s1)] = 0
+        spine.body_mask &= spine.vertebrae > 0
+        order = [vid for vid in ids if vid not in below_s1]
+        lut = np.zeros(int(spine.vertebrae.max()) + 1, dtype=np.uint16)
+        lut[order] = np.arange(1, len(order) + 1)
+        spine.vertebrae[...] = lut[spine.vertebrae]
+        levels = {int(lut[vid]): levels[vid] for vid in order}
+    parts["levels"], parts["level_note"] = levels, note
+    parts["warnings"].extend(warnings)
+
+
+def _entirely_in_view(vertebrae: np.ndarray, vid: int) -> bool:
+    """Whether body ``vid`` stays clear of the first and last slices of the field of view."""
+    zs = np.nonzero((vertebrae == vid).any(axis=(1, 2)))[0]
+    return bool(zs[0] > 0 and zs[-1] < vertebrae.shape[0] - 1)
+
+
+def _spine_slices(grid: WorkingGrid, spine: Spine) -> dict:
+    """Per slice: body centre (y, x), anterior and right unit (y, x) mm vectors, body radius mm."""
+    sy, sx = grid.spacing_mm[1:]
+    out = {}
+    areas = spine.body_mask.sum(axis=(1, 2)) * sy * sx
+    typical = float(np.median(areas[areas > 0])) if (areas > 0).any() else 400.0
+    for z in range(grid.shape[0]):
+        body, canal = spine.centreline_zyx[z], spine.canal_zyx[z]
+        if not (np.all(np.isfinite(body)) and np.all(np.isfinite(canal))):
+            continue
+        a = (body[1:] - canal[1:]) * (sy, sx)
+        norm = np.linalg.norm(a)
+        if norm == 0:
+            continue
+        a /= norm
+        right = np.array([-a[1], a[0]])  # right = anterior x cranial on the (S, P, L) grid
+        area = areas[z] if areas[z] > 0.5 * typical else typical
+        out[z] = (body[1:], a, right, float(np.sqrt(area / np.pi)))
+    return out
+
+
+def _vessels(
+    grid: WorkingGrid, body: np.ndarray, lungs: np.ndarray, spine: Spine, settings: Settings
+) -> dict[str, np.ndarray]:
+    slices = _spine_slices(grid, spine)
+    tissue = body & (grid.hu > BLOOD_HU[0]) & (grid.hu < BLOOD_HU[1]) & ~lungs
+    tissue &= ~ndimage.binary_dilation(spine.body_mask, iterations=1)
+    aorta, _ = find_tube(grid, tissue, slices, AORTA_WINDOW, settings.anatomy_canal_max_gap_mm)
+    ivc, _ = find_tube(grid, tissue & ~aorta, slices, IVC_WINDOW, settings.anatomy_canal_max_gap_mm)
+    thoracic = lungs.any(axis=(1, 2))
+    azygos = azygos_prior(grid, tissue & ~aorta, slices, thoracic)
+    spine_front = _anterior_of_spine(grid, slices)
+    heart = heart_mask(grid, lungs, body, spine_front & ~aorta)
+    return {
+        "aorta": aorta,
+        "inferior_vena_cava": ivc,
+        "azygos_system": azygos,
+        "heart": heart,
+        "right_heart": right_heart(heart, grid),
+        "pulmonary_artery": pulmonary_vessels(grid, lungs),
+    }
+
+
+def _anterior_of_spine(grid: WorkingGrid, slices: dict, margin_mm: float = 15.0) -> np.ndarray:
+    """Voxels more than ``margin_mm`` anterior of the vertebral body front."""
+    sy, sx = grid.spacing_mm[1:]
+    ny, nx = grid.shape[1:]
+    yy, xx = np.mgrid[:ny, :nx]
+    out = np.zeros(grid.shape, dtype=bool)
+    for z, (centre, a, _, radius) in slices.items():
+        anterior = (yy - centre[0]) * sy * a[0] + (xx - centre[1]) * sx * a[1]
+        out[z] = anterior > radius + margin_mm
+    return out
+
+
+def _other_bone(bone: np.ndarray, spine_structures: list[np.ndarray]) -> np.ndarray:
+    out = bone.copy()
+    for mask in spine_structures:
+        out &= ~mask
+    return out
+
+
+def _hip_prosthesis(grid: WorkingGrid, canal: CanalTrack | None) -> np.ndarray:
+    """Large metal (> PROSTHESIS_HU on the working grid) components well lateral of the spine."""
+    metal = grid.hu > PROSTHESIS_HU
+    out = np.zeros(grid.shape, dtype=bool)
+    if not metal.any():
+        return out
+    labels = cc3d.connected_components(metal, connectivity=26)
+    stats = cc3d.statistics(labels)
+    spine_x = float(np.nanmedian(canal.centre_yx[:, 1])) if canal is not None else grid.shape[2] / 2
+    for label in range(1, len(stats["voxel_counts"])):
+        volume_ml = stats["voxel_counts"][label] * grid.voxel_ml
+        lateral_mm = abs(stats["centroids"][label][2] - spine_x) * grid.spacing_mm[2]
+        if volume_ml >= PROSTHESIS_MIN_ML and lateral_mm >= PROSTHESIS_MIN_LATERAL_MM:
+            out |= labels == label
+    return ndimage.binary_dilation(out, iterations=1)
+
+
+def _body_centres(grid: WorkingGrid, vertebrae: np.ndarray) -> dict[int, np.ndarray]:
+    ids = [int(v) for v in np.unique(vertebrae) if v]
+    centres = ndimage.center_of_mass(np.ones_like(vertebrae), vertebrae, ids)
+    return {v: grid.index_to_lps(np.asarray(c)) for v, c in zip(ids, centres, strict=True)}
+
+
+def compose(
+    grid: WorkingGrid, masks: dict[str, np.ndarray], spine_parts: dict, sources: dict[str, str] | None = None
+) -> AnatomyMap:
+    """Paint the masks into one label volume (PAINT_ORDER) and wrap everything in an AnatomyMap."""
+    structures = np.zeros(grid.shape, dtype=np.uint8)
+    body = masks.get("soft_tissue")
+    for name in PAINT_ORDER:
+        mask = masks.get(name)
+        if mask is None or not mask.any():
+            continue
+        if body is not None and name not in ("soft_tissue", "hip_prosthesis"):
+            mask = mask & body
+        structures[mask] = STRUCTURES[name]
+    present = sorted(name for name, mask in masks.items() if mask is not None and mask.any())
+    source = {name: "builtin" for name in present}
+    source.update(sources or {})
+    frame: SpineFrame | None = spine_parts.get("frame")
+    log.debug("anatomy: %s", ", ".join(present))
+    return AnatomyMap(
+        structures=structures,
+        vertebrae=spine_parts["vertebrae"],
+        affine=grid.affine,
+        vertebra_levels=dict(spine_parts["levels"]),
+        level_note=spine_parts["level_note"],
+        source=source,
+        warnings=list(spine_parts["warnings"]),
+        spine_frame=frame,
+    )

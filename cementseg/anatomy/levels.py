@@ -1,0 +1,141 @@
+"""Level names: count up from the sacrum and down from the lowest rib-bearing vertebra (T12).
+
+A rib is a long, thin bone component outside the spinal column whose medial end lies
+next to a vertebra; the lowest vertebra carrying one is T12 provided the vertebra below it
+is seen whole (clear of the ends of the scan) and without a rib. The sacrum is the lowest body whose bone reaches far to both sides
+within the body's depth (the sacral alae and the sacroiliac joints).
+"""
+
+from __future__ import annotations
+
+import cc3d
+import numpy as np
+from scipy import ndimage
+
+from .canal import CanalTrack
+from .grid import WorkingGrid
+from .morphology import box as footprint
+from .morphology import dilate
+
+COLUMN_RADIUS_MM = 40.0  # bone within this distance of the canal centre belongs to the spinal column
+RIB_MIN_LENGTH_MM = 60.0
+RIB_MAX_ML = 60.0
+RIB_MAX_MEDIAL_MM = 60.0
+METAL_HU = 2500.0
+RIB_MIN_REACH_MM = 80.0  # ribs reach further from the canal than any transverse process
+SACRAL_HALF_WIDTH_MM = 45.0  # the sacral alae reach beyond this on both sides; lumbar bodies do not
+
+ORDER = (
+    [f"C{i}" for i in range(1, 8)] + [f"T{i}" for i in range(1, 13)] + [f"L{i}" for i in range(1, 6)] + ["S1"]
+)
+
+
+def rib_bearing_vertebrae(
+    grid: WorkingGrid, vertebrae: np.ndarray, canal: CanalTrack, bone_hu: float
+) -> set[int]:
+    """Ids of vertebrae with a rib attached."""
+    spacing = np.asarray(grid.spacing_mm)
+    metal = dilate(grid.hu > METAL_HU, footprint(grid.spacing_mm, 4.0))  # screws, rods and their streaks
+    bone = (grid.hu > bone_hu) & ~metal
+    ny, nx = grid.shape[1:]
+    yy, xx = np.ogrid[:ny, :nx]
+    medial_mm = np.empty(grid.shape, dtype=np.float32)
+    tracked = canal.slices
+    for z in range(grid.shape[0]):
+        cy, cx = canal.centre_yx[tracked[np.argmin(np.abs(tracked - z))]]  # nearest tracked slice
+        medial_mm[z] = np.hypot((yy - cy) * spacing[1], (xx - cx) * spacing[2])
+    outside = bone & (medial_mm > COLUMN_RADIUS_MM)
+    labels = cc3d.connected_components(outside, connectivity=26)
+    stats = cc3d.statistics(labels)
+    ribs: set[int] = set()
+    z_of_vertebra = {
+        int(v): np.nonzero((vertebrae == v).any(axis=(1, 2)))[0] for v in np.unique(vertebrae) if v
+    }
+    for label in range(1, len(stats["voxel_counts"])):
+        box = stats["bounding_boxes"][label]
+        extent = np.array([b.stop - b.start for b in box]) * spacing
+        volume_ml = stats["voxel_counts"][label] * grid.voxel_ml
+        if np.linalg.norm(extent) < RIB_MIN_LENGTH_MM or volume_ml > RIB_MAX_ML:
+            continue
+        sub = labels[box] == label
+        distances = np.where(sub, medial_mm[box], np.inf)
+        flat = int(np.argmin(distances))
+        reach = np.where(sub, medial_mm[box], -np.inf).max()
+        if distances.flat[flat] > RIB_MAX_MEDIAL_MM or reach < RIB_MIN_REACH_MM:
+            continue
+        z = box[0].start + np.unravel_index(flat, sub.shape)[0]
+        owner = _vertebra_at_z(z_of_vertebra, z)
+        if owner:
+            ribs.add(owner)
+    return ribs
+
+
+def _vertebra_at_z(z_of_vertebra: dict[int, np.ndarray], z: int) -> int | None:
+    best, best_d = None, 3
+    for vid, zs in z_of_vertebra.items():
+        d = 0 if zs[0] <= z <= zs[-1] else min(abs(z - zs[0]), abs(z - zs[-1]))
+        if d < best_d or (
+            d == best_d == 0 and best is not None and abs(z - zs.mean()) < abs(z - z_of_vertebra[best].mean())
+        ):
+            best, best_d = vid, d
+    return best
+
+
+def is_sacral(grid: WorkingGrid, vertebrae: np.ndarray, vid: int, canal: CanalTrack, bone_hu: float) -> bool:
+    """Whether bone joined to body ``vid`` reaches past the alae's half-width on both sides, within
+    the body's depth, over at least half of its slices (the sacral alae; lumbar transverse
+    processes lie behind the body and the iliac wings are not joined to it)."""
+    spacing = grid.spacing_mm
+    zs = np.nonzero((vertebrae == vid).any(axis=(1, 2)))[0]
+    wide = 0
+    for z in zs:
+        if not np.isfinite(canal.radius_mm[z]):
+            continue
+        body = vertebrae[z] == vid
+        rows = np.nonzero(body.any(axis=1))[0]
+        band = np.zeros_like(body)
+        band[rows.min() : rows.max() + 1] = True
+        labels, _ = ndimage.label((grid.hu[z] > bone_hu) & band | body)
+        joined = np.isin(labels, np.unique(labels[body]))
+        cols = np.nonzero(joined.any(axis=0))[0]
+        lateral = (cols - canal.centre_yx[z][1]) * spacing[2]
+        if lateral.min() < -SACRAL_HALF_WIDTH_MM and lateral.max() > SACRAL_HALF_WIDTH_MM:
+            wide += 1
+    return wide >= max(2, 0.5 * len(zs))
+
+
+def name_levels(
+    ids_caudal_to_cranial: list[int], sacral: int | None, lowest_rib: int | None, rib_count_possible: bool
+) -> tuple[dict[int, str | None], str, list[str]]:
+    """Level names from the sacral count and/or the rib count; (levels, note, warnings)."""
+    warnings: list[str] = []
+    by_sacrum = by_ribs = None
+    if sacral is not None:
+        by_sacrum = _count(ids_caudal_to_cranial, sacral, "S1")
+    if lowest_rib is not None and rib_count_possible:
+        by_ribs = _count(ids_caudal_to_cranial, lowest_rib, "T12")
+    if by_sacrum and by_ribs and by_sacrum != by_ribs:
+        warnings.append(
+            "level count from the sacrum and from the lowest rib-bearing vertebra disagree "
+            "(transitional vertebra, 11/13 rib pairs, or the lumbosacral disc missed); "
+            "levels follow the rib count"
+        )
+    if by_ribs:
+        return by_ribs, "counted down from the lowest rib-bearing vertebra (T12)", warnings
+    if by_sacrum:
+        return by_sacrum, "counted up from the sacrum", warnings
+    note = (
+        "levels unknown: neither the sacrum nor the lowest rib-bearing vertebra with a rib-free "
+        "vertebra below it is in the field of view"
+    )
+    return {vid: None for vid in ids_caudal_to_cranial}, note, warnings
+
+
+def _count(ids: list[int], anchor: int, anchor_name: str) -> dict[int, str | None]:
+    k = ORDER.index(anchor_name)
+    a = ids.index(anchor)
+    names: dict[int, str | None] = {}
+    for i, vid in enumerate(ids):
+        j = k - (i - a)
+        names[vid] = ORDER[j] if 0 <= j < len(ORDER) else None
+    return names

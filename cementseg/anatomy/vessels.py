@@ -1,0 +1,196 @@
+"""Great vessels and heart, placed relative to the spine.
+
+* Aorta and IVC: per slice, the blood-density tube (a local maximum of the inscribed
+  circle of -20..600 HU tissue, 6-20 mm radius) nearest to the vessel's usual place in a
+  search window left-anterior (aorta) or right-anterior (IVC) of the vertebral body, given
+  in spine-frame millimetres; the
+  per-slice centres are median-filtered along the spine, outliers dropped, gaps of up to
+  ``max_gap_mm`` interpolated, and a disk of the median radius drawn on tissue voxels.
+* Azygos / hemiazygos: a 5 mm disk hugging the right-anterior (left) surface of the
+  thoracic bodies, in the posterior mediastinum (a position prior: the veins are too
+  small to see unenhanced on a 2-3 mm grid).
+* Heart: the largest mediastinal soft-tissue mass between the lungs, anterior of the
+  spine; right heart = its right-anterior half (right atrium and ventricle).
+* Pulmonary arteries: vessels (denser than -400 HU) inside the lung outline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cc3d
+import numpy as np
+from scipy import ndimage
+
+from .grid import WorkingGrid
+
+BLOOD_HU = (-20.0, 600.0)
+TUBE_RADIUS_MM = (6.0, 20.0)
+MAX_TRACK_JUMP_MM = 12.0
+
+
+@dataclass(frozen=True)
+class TubeWindow:
+    """Where to look for a tube, in mm from the body centre: right (+) / left (-), anterior of the
+    body front; ``usual`` is the (right, anterior of front) mm of its usual centre."""
+
+    right_mm: tuple[float, float]
+    anterior_of_front_mm: tuple[float, float]
+    usual: tuple[float, float]
+
+
+AORTA_WINDOW = TubeWindow(right_mm=(-45.0, 10.0), anterior_of_front_mm=(-15.0, 45.0), usual=(-15.0, 10.0))
+IVC_WINDOW = TubeWindow(right_mm=(10.0, 55.0), anterior_of_front_mm=(-15.0, 50.0), usual=(28.0, 15.0))
+
+
+def find_tube(
+    grid: WorkingGrid, tissue: np.ndarray, slices: dict, window: TubeWindow, max_gap_mm: float
+) -> tuple[np.ndarray, dict[int, tuple[np.ndarray, float]]]:
+    """A tube (aorta or IVC) along the spine: its mask and per-slice (centre_yx, radius_mm).
+
+    ``slices`` maps a working-grid slice to (body centre (y, x) index, anterior and right
+    unit vectors as (y, x) mm components, body radius mm).
+    """
+    sy, sx = grid.spacing_mm[1:]
+    ny, nx = grid.shape[1:]
+    yy, xx = np.mgrid[:ny, :nx]
+    found: dict[int, tuple[np.ndarray, float]] = {}
+    for z, (centre, anterior, right, body_radius) in slices.items():
+        dy, dx = (yy - centre[0]) * sy, (xx - centre[1]) * sx
+        r_mm = dy * right[0] + dx * right[1]
+        a_mm = dy * anterior[0] + dx * anterior[1]
+        front = a_mm - body_radius
+        window_mask = (
+            (r_mm >= window.right_mm[0])
+            & (r_mm <= window.right_mm[1])
+            & (front >= window.anterior_of_front_mm[0])
+            & (front <= window.anterior_of_front_mm[1])
+        )
+        if not (tissue[z] & window_mask).any():
+            continue
+        inscribed = _inscribed_radius_mm(tissue[z], window_mask, (sy, sx))
+        peaks = (
+            (inscribed == ndimage.maximum_filter(inscribed, size=3))
+            & window_mask
+            & (inscribed >= TUBE_RADIUS_MM[0])
+            & (inscribed <= TUBE_RADIUS_MM[1])
+        )
+        if not peaks.any():
+            continue
+        off_usual = np.hypot(r_mm - window.usual[0], front - window.usual[1])
+        k = int(np.argmin(np.where(peaks, off_usual, np.inf)))
+        found[z] = (np.array(np.unravel_index(k, (ny, nx)), dtype=float), float(inscribed.flat[k]))
+    track = _clean_track(found, grid, max_gap_mm)
+    mask = np.zeros(grid.shape, dtype=bool)
+    for z, (c, r) in track.items():
+        mask[z] = (((yy - c[0]) * sy) ** 2 + ((xx - c[1]) * sx) ** 2 <= r**2) & tissue[z]
+    return mask, track
+
+
+def _inscribed_radius_mm(tissue: np.ndarray, window: np.ndarray, spacing_yx) -> np.ndarray:
+    """Distance (mm) to the nearest non-tissue pixel, exact up to TUBE_RADIUS_MM[1] inside ``window``.
+
+    Computed on the window's bounding box grown by that radius (a nearest boundary within the
+    radius lies inside it), not on the whole slice.
+    """
+    out = np.zeros(tissue.shape, dtype=float)
+    rows, cols = np.nonzero(window)
+    margin = [int(np.ceil(TUBE_RADIUS_MM[1] / s)) + 1 for s in spacing_yx]
+    y0, y1 = max(rows.min() - margin[0], 0), rows.max() + margin[0] + 1
+    x0, x1 = max(cols.min() - margin[1], 0), cols.max() + margin[1] + 1
+    out[y0:y1, x0:x1] = ndimage.distance_transform_edt(np.pad(tissue[y0:y1, x0:x1], 1), sampling=spacing_yx)[
+        1:-1, 1:-1
+    ]
+    return out
+
+
+def _clean_track(found: dict, grid: WorkingGrid, max_gap_mm: float) -> dict:
+    """Median-filter the per-slice centres, drop outliers, keep the longest run, fill short gaps."""
+    if len(found) < 3:
+        return {}
+    sy, sx = grid.spacing_mm[1:]
+    zs = np.array(sorted(found))
+    centres = np.array([found[z][0] for z in zs])
+    radii = np.array([found[z][1] for z in zs])
+    smooth = np.column_stack([ndimage.median_filter(centres[:, k], size=7, mode="nearest") for k in range(2)])
+    ok = (
+        np.hypot((centres[:, 0] - smooth[:, 0]) * sy, (centres[:, 1] - smooth[:, 1]) * sx) < MAX_TRACK_JUMP_MM
+    )
+    zs, centres, radii = zs[ok], centres[ok], radii[ok]
+    if len(zs) < 3:
+        return {}
+    gap = max(1, int(round(max_gap_mm / grid.spacing_mm[0])))
+    breaks = np.nonzero(np.diff(zs) > gap)[0]
+    runs = np.split(np.arange(len(zs)), breaks + 1)
+    run = max(runs, key=len)
+    zs, centres = zs[run], centres[run]
+    radius = float(np.median(radii[run]))
+    inner = np.arange(zs[0], zs[-1] + 1)
+    return {
+        int(z): (np.array([np.interp(z, zs, centres[:, 0]), np.interp(z, zs, centres[:, 1])]), radius)
+        for z in inner
+    }
+
+
+def azygos_prior(
+    grid: WorkingGrid, tissue: np.ndarray, slices: dict, thoracic: np.ndarray, radius_mm: float = 5.0
+) -> np.ndarray:
+    """Azygos (right) and hemiazygos (left) disks beside the thoracic bodies."""
+    sy, sx = grid.spacing_mm[1:]
+    ny, nx = grid.shape[1:]
+    yy, xx = np.mgrid[:ny, :nx]
+    mask = np.zeros(grid.shape, dtype=bool)
+    for z, (centre, anterior, right, body_radius) in slices.items():
+        if not thoracic[z]:
+            continue
+        for side in (1.0, -1.0):
+            offset = (0.65 * body_radius + radius_mm) * side * right + 0.55 * body_radius * anterior
+            c = centre + offset / np.array([sy, sx])
+            mask[z] |= ((yy - c[0]) * sy) ** 2 + ((xx - c[1]) * sx) ** 2 <= radius_mm**2
+    return mask & tissue
+
+
+def heart_mask(
+    grid: WorkingGrid,
+    lungs: np.ndarray,
+    body: np.ndarray,
+    spine_front: np.ndarray,
+    min_heart_ml: float = 150.0,
+) -> np.ndarray:
+    """The heart: largest mediastinal soft-tissue mass between the lungs, anterior of ``spine_front``."""
+    from skimage.morphology import convex_hull_image
+
+    mediastinum = np.zeros(grid.shape, dtype=bool)
+    for z in np.nonzero(lungs.any(axis=(1, 2)))[0]:
+        labels, n = ndimage.label(lungs[z])
+        if n < 2:
+            continue
+        hull = convex_hull_image(lungs[z])
+        mediastinum[z] = hull & ~lungs[z] & body[z]
+    tissue = mediastinum & (grid.hu > -50) & spine_front
+    if not tissue.any():
+        return tissue
+    heart = cc3d.largest_k(tissue, k=1, connectivity=6) > 0
+    if heart.sum() * grid.voxel_ml < min_heart_ml:
+        return np.zeros_like(heart)
+    return heart
+
+
+def right_heart(heart: np.ndarray, grid: WorkingGrid) -> np.ndarray:
+    """Right-anterior half of the heart (right atrium and ventricle): right + anterior > 0 from its centroid.
+
+    On the working grid right is -x and anterior is -y.
+    """
+    if not heart.any():
+        return heart
+    _, cy, cx = ndimage.center_of_mass(heart)
+    ny, nx = heart.shape[1:]
+    yy, xx = np.mgrid[:ny, :nx]
+    sy, sx = grid.spacing_mm[1:]
+    half = ((cx - xx) * sx + (cy - yy) * sy) > 0
+    return heart & half[np.newaxis]
+
+
+def pulmonary_vessels(grid: WorkingGrid, lungs: np.ndarray) -> np.ndarray:
+    """Vessels inside the lung outline (denser than -400 HU): the pulmonary arterial tree and its companions."""
+    return lungs & (grid.hu > -400)

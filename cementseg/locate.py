@@ -1,0 +1,755 @@
+"""Stage 4: split cement at the vertebral cortex and say where every part lies.
+
+Touching cement candidates form one mass. The mass is cut where it leaves a vertebral body:
+the part inside a body is the intended fill (`vertebral_body`, not a leak; one fill per body),
+and every connected part outside is a finding of its own.
+
+1. Inside or outside: a signed distance to the vertebral body surface, computed on the
+   anatomy's working grid and interpolated at CT voxels. The body mask is first opened slice
+   by slice (`body_opening_mm`): an HU-based map takes dense cement on the body wall for bone.
+2. Each outside voxel gets the location of the structure it lies in (disc, canal, foramen,
+   IVC, azygos, heart, lung, posterior elements -> needle tract, paravertebral); where the map
+   says nothing specific, the canal and the disc are also taken from their place relative to
+   the body (cement hides them from an HU-based map).
+3. Connected runs of one location are parts. Parts holding less cement than `min_leak_mm3`
+   join their largest neighbour, parts within the fill margin join the fill, a short generic
+   stretch between the cortex and a named compartment joins the compartment.
+4. Generic parts are refined by what surrounds them (lung -> pulmonary embolus, heart ->
+   right heart), by shape and place (a thin cranio-caudal cast in front of the body is in the
+   IVC, or at thoracic levels right next to it in the azygos vein; thin paravertebral cement
+   is venous, a thick blob is in the soft tissue).
+
+Volumes are cement volumes: the sum of stage 2's per-voxel cement fractions.
+Positions relative to the spine use patient axes from the direction cosines (LPS), never the
+array orientation: right = -L, anterior = -P, cranial = +S.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cc3d
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from .anatomy.anatomy_map import STRUCTURE_NAMES, STRUCTURES, AnatomyMap
+from .candidates import Candidate
+from .findings import Component
+from .settings import Settings
+from .vocabulary import LOCATION_CODES, LOCATIONS
+from .volume import CTVolume, lps_to_index
+
+log = logging.getLogger(__name__)
+
+#: piece code of the intended fill of vertebral body k is FILL_CODE + k (leak codes are 2-12)
+FILL_CODE = 100
+
+#: where cement outside a vertebral body is, by the anatomy structure it lies in
+STRUCTURE_LOCATION: dict[str, str] = {
+    "soft_tissue": "other",
+    "lung": "pulmonary_artery",
+    "intervertebral_disc": "intradiscal",
+    "spinal_canal": "spinal_canal",
+    "neural_foramen": "neural_foramen",
+    "posterior_elements": "needle_tract",
+    "aorta": "other",  # cement cannot reach the arterial side; say "other" and let the reason tell
+    "inferior_vena_cava": "inferior_vena_cava",
+    "azygos_system": "azygos_system",
+    "heart": "right_heart",  # venous cement can only reach the right heart
+    "right_heart": "right_heart",
+    "pulmonary_artery": "pulmonary_artery",
+    "paravertebral": "paravertebral_venous",
+    "other_bone": "other",
+    "liver": "other",
+    "kidney": "other",
+    "hip_prosthesis": "other",
+}
+_LOCATION_OF_STRUCTURE = np.full(256, LOCATION_CODES["other"], dtype=np.uint16)
+for _name, _location in STRUCTURE_LOCATION.items():
+    _LOCATION_OF_STRUCTURE[STRUCTURES[_name]] = LOCATION_CODES[_location]
+
+#: locations a shape/position rule may refine (the anatomy only says "somewhere here")
+_GENERIC = {LOCATION_CODES["other"], LOCATION_CODES["paravertebral_venous"]}
+#: reached through the heart: no nearest-body tracing
+_EMBOLIC = {"right_heart", "pulmonary_artery"}
+
+
+def locate_findings(
+    candidates: list[Candidate], volume: CTVolume, anatomy: AnatomyMap, settings: Settings
+) -> list[Component]:
+    """Components of every candidate: cement split into fills and located leaks, others as they are.
+
+    Args:
+        candidates: stage-1 candidates with `material` set (stage 2).
+        volume: the CT they were found in.
+        anatomy: anatomy map of the same CT (any grid; positions go through LPS mm).
+        settings: `fill_margin_mm`, `fill_margin_voxels`, `min_leak_mm3`, `min_fill_ml`,
+            `source_trace_max_mm`, `paravertebral_max_mm`, `venous_max_thickness_mm`, `severity`.
+
+    Returns:
+        Components numbered 1..n: fills, then leaks, then non-cement candidates.
+    """
+    spine = SpineContext(anatomy, volume, settings)
+    cement = []
+    for mass in _cement_masses([c for c in candidates if c.material == "cement"]):
+        cement.extend(_split_cement(mass, volume, spine, settings))
+    others = [_non_cement_component(c, volume, spine) for c in candidates if c.material != "cement"]
+    fills = [c for c in cement if not c.is_leak]
+    leaks = [c for c in cement if c.is_leak]
+    _trace_unconnected_sources(leaks, fills, spine, settings)
+    ordered = fills + sorted(leaks, key=lambda c: -c.volume_ml) + others
+    for number, component in enumerate(ordered, start=1):
+        component.id = number
+    return ordered
+
+
+@dataclass
+class _CementMass:
+    """Touching cement candidates taken together (stage 1 cuts a faint thin leak off its fill)."""
+
+    id: int  # the largest candidate's id
+    flat_index: np.ndarray
+    reason: str
+    candidate_ids: list[int]
+    cement_fraction: np.ndarray  # cement volume per voxel (voxel units), flat_index order
+
+    def zyx(self, shape) -> np.ndarray:
+        return np.column_stack(np.unravel_index(self.flat_index, shape))
+
+
+def _cement_masses(cement: list[Candidate]) -> list[_CementMass]:
+    """Group cement candidates that touch (``evidence["touches"]``) into masses."""
+    group = {c.id: c.id for c in cement}
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
+    for c in cement:
+        for other in c.evidence.get("touches", []):
+            if other in group:
+                group[root(other)] = root(c.id)
+    members: dict[int, list[Candidate]] = {}
+    for c in cement:
+        members.setdefault(root(c.id), []).append(c)
+    masses = []
+    for parts in members.values():
+        largest = max(parts, key=lambda c: c.voxel_count)
+        masses.append(
+            _CementMass(
+                id=largest.id,
+                flat_index=np.concatenate([c.flat_index for c in parts]),
+                reason=largest.reason,
+                candidate_ids=sorted(c.id for c in parts),
+                cement_fraction=np.concatenate([_cement_fraction(c) for c in parts]),
+            )
+        )
+    return masses
+
+
+def _cement_fraction(candidate: Candidate) -> np.ndarray:
+    """Cement volume per voxel from stage 2 (partial volume counted); whole voxels when absent."""
+    if candidate.cement_fraction is None:
+        return np.ones(candidate.voxel_count, np.float32)
+    return np.asarray(candidate.cement_fraction, np.float32)
+
+
+@dataclass
+class _Part:
+    code: int  # FILL_CODE + body id, or a location code
+    flat_index: np.ndarray
+    max_outside_mm: float
+    min_outside_mm: float
+    votes: dict[int, int]
+    neighbours: set[int]
+
+
+class SpineContext:
+    """The vertebral bodies of an anatomy map, ready for per-voxel questions at CT resolution.
+
+    A signed distance to the vertebral body surface (mm, negative inside) is computed once on the
+    working grid around the bodies and interpolated at CT voxels; this refines the coarse mask.
+    """
+
+    def __init__(self, anatomy: AnatomyMap, volume: CTVolume, settings: Settings):
+        self.anatomy = anatomy
+        self.levels = dict(anatomy.vertebra_levels)
+        self.work_spacing = np.array(anatomy.spacing_mm)
+        # CT index (x, y, z, 1) -> working-grid index (x, y, z)
+        self.ct_to_work = np.linalg.inv(anatomy.affine) @ volume.affine
+        self.ct_affine = volume.affine
+        self.ct_shape = volume.shape
+        bodies = anatomy.vertebrae > 0
+        self.has_bodies = bool(bodies.any())
+        self.fill_margin_mm = max(
+            settings.fill_margin_mm, settings.fill_margin_voxels * max(volume.spacing_mm)
+        )
+        # cement this far outside a body in no named compartment is the way into a neighbouring one
+        self.bridge_mm = self.fill_margin_mm + float(self.work_spacing.max())
+        self.structures = anatomy.structures
+        self.body_centres: dict[int, np.ndarray] = {}
+        self.canal_half_width_mm = settings.canal_half_width_mm
+        self.canal_depth_mm = settings.canal_depth_mm
+        self.lung_probe_mm = settings.lung_probe_mm
+        self.disc_max_mm = settings.disc_max_mm
+        if not self.has_bodies:
+            self.box_lo = np.zeros(3, int)
+            self.signed_mm = None
+            self.tree = None
+            return
+        pad = np.ceil(settings.paravertebral_max_mm / self.work_spacing).astype(int) + 2
+        lo = np.maximum(np.argwhere(bodies).min(0) - pad, 0)
+        hi = np.minimum(np.argwhere(bodies).max(0) + pad + 1, bodies.shape)
+        box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+        self.box_lo = lo
+        mapped_body_box = bodies[box]
+        body_box = self._axial_opening(mapped_body_box, settings.body_opening_mm)
+        outside_mm = ndimage.distance_transform_edt(~body_box, sampling=self.work_spacing)
+        inside_mm = ndimage.distance_transform_edt(body_box, sampling=self.work_spacing)
+        self.signed_mm = np.where(body_box, -inside_mm, outside_mm).astype(np.float32)
+        # Outside a body, what lies there: body voxels take the structure of the nearest voxel
+        # outside every body of the map (also outside what the opening removed).
+        nearest = ndimage.distance_transform_edt(
+            mapped_body_box, sampling=self.work_spacing, return_distances=False, return_indices=True
+        )
+        self.structures = anatomy.structures.copy()
+        self.structures[box] = anatomy.structures[box][tuple(nearest)]
+        surface = body_box & ~ndimage.binary_erosion(body_box)
+        surface_zyx = np.argwhere(surface) + lo
+        self.surface_lps = anatomy.voxel_centres_lps(surface_zyx)
+        self.surface_ids = anatomy.vertebrae[tuple(surface_zyx.T)].astype(int)
+        self.tree = cKDTree(self.surface_lps)
+        vertebrae = np.zeros_like(anatomy.vertebrae)
+        vertebrae[box] = np.where(body_box, anatomy.vertebrae[box], 0)
+        ids = np.unique(vertebrae[vertebrae > 0])
+        centres = ndimage.center_of_mass(vertebrae > 0, vertebrae, ids)
+        self.body_centres = {
+            int(i): anatomy.voxel_centres_lps(np.array(c)) for i, c in zip(ids, centres, strict=True)
+        }
+        self.body_half_width_mm = {
+            int(i): float(np.ptp(self.surface_lps[self.surface_ids == i, 0])) / 2.0 for i in ids
+        }
+        self.body_half_depth_mm = {
+            int(i): float(np.ptp(self.surface_lps[self.surface_ids == i, 1])) / 2.0 for i in ids
+        }
+
+    def _axial_opening(self, bodies: np.ndarray, radius_mm: float) -> np.ndarray:
+        """Per axial slice, remove what a disk of ``radius_mm`` cannot reach inside the bodies.
+
+        A vertebral body is round in cross-section; cement or bone bulging out of it (a leak the
+        map took for bone) is narrower than the disk and falls off, the round body stays.
+        """
+        if radius_mm <= 0:
+            return bodies
+        cranial_axis = 2 - int(np.argmax(np.abs(self.anatomy.affine[2, :3])))  # array axis nearest to S
+        radius = radius_mm / self.work_spacing
+        half = np.floor(radius).astype(int)
+        half[cranial_axis] = 0
+        grids = np.ogrid[tuple(slice(-h, h + 1) for h in half)]
+        footprint = (
+            sum(
+                (g / r) ** 2
+                for axis, (g, r) in enumerate(zip(grids, radius, strict=True))
+                if axis != cranial_axis
+            )
+            <= 1.0
+        )
+        opened = ndimage.binary_opening(bodies, structure=footprint)
+        return opened if opened.any() else bodies
+
+    def work_index(self, ct_zyx: np.ndarray) -> np.ndarray:
+        """Fractional working-grid (z, y, x) of CT (z, y, x) indices."""
+        xyz1 = np.column_stack([ct_zyx[:, ::-1], np.ones(len(ct_zyx))])
+        return (xyz1 @ self.ct_to_work.T)[:, 2::-1]
+
+    def ct_lps(self, ct_zyx: np.ndarray) -> np.ndarray:
+        xyz1 = np.column_stack([ct_zyx[:, ::-1], np.ones(len(ct_zyx))])
+        return (xyz1 @ self.ct_affine.T)[:, :3]
+
+    def outside_mm(self, ct_zyx: np.ndarray) -> np.ndarray:
+        """Signed distance (mm) from the vertebral body surface: > 0 outside, <= 0 inside."""
+        if not self.has_bodies:
+            return np.full(len(ct_zyx), np.inf)
+        box_index = self.work_index(ct_zyx) - self.box_lo
+        in_box = np.all((box_index >= 0) & (box_index <= np.array(self.signed_mm.shape) - 1), axis=1)
+        distance = np.empty(len(ct_zyx))
+        distance[in_box] = ndimage.map_coordinates(self.signed_mm, box_index[in_box].T, order=1)
+        if (~in_box).any():
+            distance[~in_box] = self.tree.query(self.ct_lps(ct_zyx[~in_box]))[0]
+        return distance
+
+    def nearest_body(self, lps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(distance mm to the nearest body surface voxel centre, that body's id) per LPS point."""
+        if not self.has_bodies:
+            return np.full(len(lps), np.inf), np.zeros(len(lps), int)
+        distance, index = self.tree.query(lps)
+        return distance, self.surface_ids[index]
+
+    def location_codes(self, ct_zyx: np.ndarray) -> np.ndarray:
+        """Location code each CT voxel would have if it were cement outside a vertebral body."""
+        work = np.rint(self.work_index(ct_zyx)).astype(int)
+        inside = np.all((work >= 0) & (work < np.array(self.structures.shape)), axis=1)
+        structure = np.zeros(len(work), dtype=np.uint8)
+        structure[inside] = self.structures[tuple(work[inside].T)]
+        codes = _LOCATION_OF_STRUCTURE[structure]
+        unsure = np.flatnonzero(np.isin(codes, list(_GENERIC | {LOCATION_CODES["needle_tract"]})))
+        if self.has_bodies and unsure.size:
+            lps = self.ct_lps(ct_zyx[unsure])
+            codes[unsure[self.in_canal_region(lps)]] = LOCATION_CODES["spinal_canal"]
+            codes[unsure[self.beyond_endplate(lps)]] = LOCATION_CODES["intradiscal"]
+        return codes
+
+    def beyond_endplate(self, lps: np.ndarray) -> np.ndarray:
+        """True where an LPS point lies above or below a vertebral body, within its outline.
+
+        Cement in a disc raises its HU, so an HU-based map may miss that disc; the disc is also
+        where the nearest body surface is an endplate (straight above or below) inside the body's
+        axial outline.
+        """
+        distance, index = self.tree.query(lps)
+        ids = self.surface_ids[index]
+        delta = lps - self.surface_lps[index]
+        vertical = np.abs(delta[:, 2]) >= 0.7 * np.maximum(distance, 1e-6)
+        inside_outline = np.zeros(len(lps), bool)
+        for body in np.unique(ids):
+            rows = ids == body
+            centre = self.body_centres[int(body)]
+            half_lr, half_ap = self.body_half_width_mm[int(body)], self.body_half_depth_mm[int(body)]
+            radial = ((lps[rows, 0] - centre[0]) / half_lr) ** 2 + ((lps[rows, 1] - centre[1]) / half_ap) ** 2
+            inside_outline[rows] = radial <= 0.8**2
+        return vertical & inside_outline & (distance <= self.disc_max_mm)
+
+    def in_canal_region(self, lps: np.ndarray) -> np.ndarray:
+        """True where an LPS point lies in the midline just behind its nearest vertebral body.
+
+        Cement filling the canal hides it from the anatomy map (no CSF-dense lumen left to find),
+        so the canal is also taken from its place: within `canal_half_width_mm` of the midline and
+        up to `canal_depth_mm` behind the body's posterior surface.
+        """
+        _, ids = self.nearest_body(lps)
+        inside = np.zeros(len(lps), bool)
+        for body in np.unique(ids):
+            rows = ids == body
+            centre, half_depth = self.body_centres[int(body)], self.body_half_depth_mm[int(body)]
+            right = -(lps[rows, 0] - centre[0])
+            behind = lps[rows, 1] - centre[1] - half_depth
+            inside[rows] = (
+                (np.abs(right) <= self.canal_half_width_mm)
+                & (behind >= 0.0)
+                & (behind <= self.canal_depth_mm)
+            )
+        return inside
+
+    def shares_around(self, lps: np.ndarray) -> dict[str, float]:
+        """Share of each structure at points `lung_probe_mm` around some LPS points.
+
+        The map often calls dense cement itself bone; what surrounds it tells where it lies.
+        """
+        steps = np.array(
+            [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1) if (a, b, c) != (0, 0, 0)]
+        )
+        steps = self.lung_probe_mm * steps / np.linalg.norm(steps, axis=1)[:, None]
+        sample = lps[:: max(1, len(lps) // 200)]
+        probes = (sample[:, None, :] + steps[None, :, :]).reshape(-1, 3)
+        work = np.rint(lps_to_index(self.anatomy.affine, probes)).astype(int)
+        inside = np.all((work >= 0) & (work < np.array(self.structures.shape)), axis=1)
+        structure = np.zeros(len(work), dtype=np.uint8)
+        structure[inside] = self.anatomy.structures[tuple(work[inside].T)]
+        codes, counts = np.unique(structure, return_counts=True)
+        return {
+            STRUCTURE_NAMES.get(int(c), "outside"): n / len(structure)
+            for c, n in zip(codes, counts, strict=True)
+        }
+
+    def level(self, body_id: int) -> str | None:
+        return self.levels.get(int(body_id)) if body_id else None
+
+    def spine_offset_mm(self, lps: np.ndarray, body_id: int) -> np.ndarray | None:
+        """(right, anterior, cranial) mm of an LPS point from the centre of vertebral body ``body_id``."""
+        centre = self.body_centres.get(int(body_id)) if self.has_bodies else None
+        if centre is None:
+            return None
+        delta = np.asarray(lps) - centre
+        return np.array([-delta[0], -delta[1], delta[2]])
+
+
+def component_stats(volume: CTVolume, flat_index: np.ndarray) -> dict:
+    """Size, HU, centroid, bbox (LPS mm), principal-axis length (mm) and tubularity of some voxels."""
+    zyx = np.column_stack(np.unravel_index(flat_index, volume.shape))
+    hu = volume.hu.reshape(-1)[flat_index].astype(float)
+    lps = volume.index_to_lps(zyx)
+    centroid = lps.mean(axis=0)
+    # Voxel extent keeps a one-voxel object from having zero length and zero spread.
+    voxel_lps = np.abs(volume.direction * np.array(volume.spacing_mm[::-1])[np.newaxis, :]).sum(axis=1)
+    covariance = np.cov((lps - centroid).T) if len(lps) > 1 else np.zeros((3, 3))
+    covariance = covariance + np.diag(voxel_lps**2 / 12.0)
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    axis = eigenvectors[:, -1]
+    projection = (lps - centroid) @ axis
+    length = float(np.ptp(projection) + np.abs(axis) @ voxel_lps)
+    tubularity = float(1.0 - np.sqrt(max(eigenvalues[1], 0.0) / eigenvalues[2]))
+    return {
+        "voxel_count": int(len(flat_index)),
+        "volume_ml": float(len(flat_index) * volume.voxel_volume_mm3 / 1000.0),
+        "hu_max": float(hu.max()),
+        "hu_mean": float(hu.mean()),
+        "centroid_lps_mm": tuple(float(v) for v in centroid),
+        "bbox_lps_mm": (tuple(float(v) for v in lps.min(0)), tuple(float(v) for v in lps.max(0))),
+        "length_mm": length,
+        "tubularity": tubularity,
+        "principal_axis_lps": axis * np.sign(axis[np.argmax(np.abs(axis))]),
+        "lps": lps,
+    }
+
+
+def thickness_mm(volume: CTVolume, flat_index: np.ndarray) -> float:
+    """Diameter (mm) of the largest ball inside some voxels: about 2 mm for a vein cast, 10 for a blob."""
+    zyx = np.column_stack(np.unravel_index(flat_index, volume.shape))
+    lo = zyx.min(0) - 1
+    mask = np.zeros(tuple(zyx.max(0) - lo + 2), bool)
+    mask[tuple((zyx - lo).T)] = True
+    inside = ndimage.distance_transform_edt(mask, sampling=volume.spacing_mm)
+    return float(max(2.0 * inside.max() - min(volume.spacing_mm), min(volume.spacing_mm)))
+
+
+def _split_cement(
+    candidate: _CementMass, volume: CTVolume, spine: SpineContext, settings: Settings
+) -> list[Component]:
+    """Fill and leak components of one cement mass."""
+    zyx = candidate.zyx(volume.shape)
+    outside = spine.outside_mm(zyx)
+    leak_codes = spine.location_codes(zyx)
+    body_ids = spine.nearest_body(spine.ct_lps(zyx))[1] if spine.has_bodies else np.zeros(len(zyx), int)
+    codes = np.where(outside <= 0, FILL_CODE + body_ids, leak_codes).astype(np.uint16)
+    lo = zyx.min(0)
+    local = zyx - lo
+    crop = np.zeros(tuple(zyx.max(0) - lo + 1), dtype=np.uint16)
+    cement_fraction = candidate.cement_fraction
+    parts = _merged_parts(crop, local, codes, leak_codes, outside, cement_fraction, volume, spine, settings)
+    fill_of_part = {label: part.code - FILL_CODE for label, part in parts.items() if part.code >= FILL_CODE}
+    source_of_part = _sources_by_connectivity(parts, fill_of_part)
+    components = []
+    for label, part in parts.items():
+        flat = np.ravel_multi_index(tuple(zyx[part.flat_index].T), volume.shape)
+        if part.code >= FILL_CODE:
+            component = _fill_component(candidate, volume, spine, flat, part.code - FILL_CODE)
+        else:
+            component = _leak_component(
+                candidate, volume, spine, settings, flat, part, source_of_part.get(label), fill_of_part
+            )
+        # cement volume, not voxel count: a partial-volumed thin leak fills its voxels only in part
+        component.evidence["voxel_count_volume_ml"] = round(component.volume_ml, 5)
+        component.volume_ml = float(cement_fraction[part.flat_index].sum() * volume.voxel_volume_mm3 / 1000.0)
+        components.append(component)
+    return components
+
+
+def _merged_parts(
+    crop, local, codes, leak_codes, outside, cement_fraction, volume, spine, settings
+) -> dict[int, _Part]:
+    """Connected runs of one code, after merging small parts and shallow bulges into neighbours.
+
+    ``crop`` is a zeroed uint16 array covering the candidate; ``local`` are the voxels' indices in it;
+    ``codes`` the starting code per voxel; ``cement_fraction`` how much of each voxel is cement, so
+    that a faint partial-volume rim counts for what it holds. Returns parts keyed by label;
+    ``_Part.flat_index`` holds indices into the candidate's voxel list.
+    """
+    voxel_mm3 = volume.voxel_volume_mm3
+    min_fill_voxels = settings.min_fill_ml * 1000.0 / voxel_mm3
+    min_leak_cement_voxels = settings.min_leak_mm3 / voxel_mm3
+    codes = codes.copy()
+    seen: set[bytes] = set()
+    for _ in range(50):
+        state = codes.tobytes()
+        if state in seen:  # merges going round in a circle: any of these partitions will do
+            break
+        seen.add(state)
+        crop[tuple(local.T)] = codes
+        labels = cc3d.connected_components(crop, connectivity=26, out_dtype=np.uint32)
+        voxel_label = labels[tuple(local.T)]
+        parts = _describe_parts(labels, voxel_label, codes, leak_codes, outside)
+        touched: set[int] = set()
+        fill_codes = {p.code for p in parts.values() if p.code >= FILL_CODE}
+        for label, part in sorted(parts.items(), key=lambda item: len(item[1].flat_index)):
+            size = len(part.flat_index)
+            if label in touched:
+                continue
+            if part.code >= FILL_CODE:
+                if size < min_fill_voxels:  # too little to be an intended fill: the cement is passing by
+                    codes[part.flat_index] = leak_codes[part.flat_index]
+                    touched.add(label)
+                continue
+            fill_neighbours = [n for n in part.neighbours if parts[n].code >= FILL_CODE]
+            named_neighbours = [n for n in part.neighbours if parts[n].code not in _GENERIC | fill_codes]
+            if fill_neighbours and part.max_outside_mm < spine.fill_margin_mm:
+                target = max(fill_neighbours, key=lambda n: len(parts[n].flat_index))
+            elif part.code in _GENERIC and named_neighbours and part.max_outside_mm <= spine.bridge_mm:
+                # the short stretch between the cortex and a named compartment belongs to the compartment
+                target = max(named_neighbours, key=lambda n: len(parts[n].flat_index))
+            elif cement_fraction[part.flat_index].sum() < min_leak_cement_voxels and part.neighbours:
+                target = max(part.neighbours, key=lambda n: len(parts[n].flat_index))
+            else:
+                continue
+            if target in touched:
+                continue
+            codes[part.flat_index] = parts[target].code
+            touched.update((label, target))
+        crop[tuple(local.T)] = 0
+        if not touched:
+            return parts
+    log.info("part merging did not settle; reporting the last partition")
+    return parts
+
+
+def _describe_parts(labels, voxel_label, codes, leak_codes, outside) -> dict[int, _Part]:
+    order = np.argsort(voxel_label, kind="stable")
+    bounds = np.searchsorted(voxel_label[order], np.unique(voxel_label), side="left")
+    groups = np.split(order, bounds[1:])
+    contacts = cc3d.contacts(labels, connectivity=26, surface_area=False)
+    neighbours: dict[int, set[int]] = {}
+    for a, b in contacts:
+        neighbours.setdefault(int(a), set()).add(int(b))
+        neighbours.setdefault(int(b), set()).add(int(a))
+    parts = {}
+    for members in groups:
+        label = int(voxel_label[members[0]])
+        vote_codes, vote_counts = np.unique(leak_codes[members], return_counts=True)
+        parts[label] = _Part(
+            code=int(codes[members[0]]),
+            flat_index=members,
+            max_outside_mm=float(outside[members].max()),
+            min_outside_mm=float(outside[members].min()),
+            votes={int(c): int(n) for c, n in zip(vote_codes, vote_counts, strict=True)},
+            neighbours=neighbours.get(label, set()),
+        )
+    return parts
+
+
+def _sources_by_connectivity(parts: dict[int, _Part], fill_of_part: dict[int, int]) -> dict[int, int]:
+    """Body id each leak part is connected to through other parts (breadth first from the fills)."""
+    source = dict(fill_of_part)
+    frontier = list(fill_of_part)
+    while frontier:
+        nxt = []
+        for label in frontier:
+            for neighbour in parts[label].neighbours:
+                if neighbour not in source:
+                    source[neighbour] = source[label]
+                    nxt.append(neighbour)
+        frontier = nxt
+    return {label: body for label, body in source.items() if label not in fill_of_part}
+
+
+def _fill_component(candidate, volume, spine, flat, body_id) -> Component:
+    stats = component_stats(volume, flat)
+    level = spine.level(body_id)
+    name = level or f"vertebral body #{body_id} (level unknown)"
+    return Component(
+        id=0,
+        material="cement",
+        location="vertebral_body",
+        is_leak=False,
+        severity="none",
+        volume_ml=stats["volume_ml"],
+        voxel_count=stats["voxel_count"],
+        centroid_lps_mm=stats["centroid_lps_mm"],
+        bbox_lps_mm=stats["bbox_lps_mm"],
+        hu_max=stats["hu_max"],
+        hu_mean=stats["hu_mean"],
+        length_mm=stats["length_mm"],
+        vertebral_level=level,
+        source_vertebra=level,
+        distance_to_vertebral_body_mm=0.0,
+        confidence=1.0,
+        reason=f"cement inside {name}: intended fill",
+        candidate_id=candidate.id,
+        flat_index=flat,
+        evidence={
+            "source_vertebra_id": int(body_id),
+            "material_reason": candidate.reason,
+            "candidate_ids": candidate.candidate_ids,
+        },
+    )
+
+
+def _leak_component(
+    candidate, volume, spine, settings, flat, part: _Part, source_id, fill_labels
+) -> Component:
+    stats = component_stats(volume, flat)
+    stats["thickness_mm"] = thickness_mm(volume, flat)
+    lps = stats["lps"]
+    touches_fill = any(n in fill_labels for n in part.neighbours)
+    distance = 0.0 if touches_fill else max(part.min_outside_mm, 0.0)
+    nearest_distance, nearest_ids = spine.nearest_body(lps)
+    nearest_id = int(nearest_ids[np.argmin(nearest_distance)]) if spine.has_bodies else 0
+    location, rule = _refine_location(part, stats, spine, nearest_id, source_id is not None, settings)
+    total_votes = sum(part.votes.values())
+    agreement = part.votes.get(LOCATION_CODES[location], 0) / total_votes
+    confidence = 0.5 + 0.5 * agreement if rule is None else 0.6
+    if not spine.has_bodies:
+        confidence *= 0.5
+    connected = source_id is not None
+    source_level = spine.level(source_id) if connected else None
+    where = ", ".join(f"{LOCATIONS[c]} {n}" for c, n in sorted(part.votes.items(), key=lambda x: -x[1]))
+    reason = rule or f"cement outside the vertebral body, in the {_structure_word(location)}"
+    if connected:
+        reason += f", continuous with the fill of {source_level or f'body #{source_id}'}"
+    return Component(
+        id=0,
+        material="cement",
+        location=location,
+        is_leak=True,
+        severity=settings.severity[location],
+        volume_ml=stats["volume_ml"],
+        voxel_count=stats["voxel_count"],
+        centroid_lps_mm=stats["centroid_lps_mm"],
+        bbox_lps_mm=stats["bbox_lps_mm"],
+        hu_max=stats["hu_max"],
+        hu_mean=stats["hu_mean"],
+        length_mm=stats["length_mm"],
+        vertebral_level=spine.level(nearest_id),
+        source_vertebra=source_level,
+        distance_to_vertebral_body_mm=distance if spine.has_bodies else float("nan"),
+        confidence=round(confidence, 3),
+        reason=reason,
+        candidate_id=candidate.id,
+        flat_index=flat,
+        evidence={
+            "voxel_locations": where,
+            "location_agreement": round(agreement, 3),
+            "connected_to_fill": connected,
+            "source_vertebra_id": int(source_id) if connected else None,
+            "max_distance_outside_body_mm": round(part.max_outside_mm, 2),
+            "tubularity": round(stats["tubularity"], 3),
+            "thickness_mm": round(stats["thickness_mm"], 1),
+            "material_reason": candidate.reason,
+            "candidate_ids": candidate.candidate_ids,
+        },
+    )
+
+
+def _refine_location(
+    part: _Part, stats: dict, spine: SpineContext, body_id: int, connected: bool, settings: Settings
+):
+    """(location name, rule reason or None) from the voxels' votes, then shape and position."""
+    code = part.code
+    if code == LOCATION_CODES["needle_tract"] and not connected:
+        code = LOCATION_CODES["other"]  # a needle tract starts in the fill; this is something else
+    if code not in _GENERIC:
+        return LOCATIONS[code], None
+    if not connected:
+        around = spine.shares_around(stats["lps"])
+        if around.get("lung", 0.0) + around.get("pulmonary_artery", 0.0) >= settings.lung_min_share:
+            return (
+                "pulmonary_artery",
+                "cement surrounded by lung, not connected to the spine (pulmonary embolus)",
+            )
+        if around.get("heart", 0.0) + around.get("right_heart", 0.0) >= settings.lung_min_share:
+            return "right_heart", "cement surrounded by the heart, not connected to the spine (embolus)"
+    axis = stats["principal_axis_lps"]
+    tubular = stats["thickness_mm"] <= settings.venous_max_thickness_mm
+    offset = spine.spine_offset_mm(np.array(stats["centroid_lps_mm"]), body_id)
+    near_body = part.min_outside_mm <= settings.paravertebral_max_mm
+    cranio_caudal = abs(axis[2]) >= 0.7 and stats["length_mm"] >= settings.ivc_min_length_mm
+    if offset is not None and cranio_caudal and tubular:
+        right, anterior, _ = offset
+        in_front = anterior - spine.body_half_depth_mm[int(body_id)]  # mm in front of the body
+        where = f"{right:.0f} mm right of the body centre and {in_front:.0f} mm in front of the body"
+        if right >= 10.0 and in_front >= settings.ivc_min_front_mm:
+            return "inferior_vena_cava", (
+                f"thin cranio-caudal cast {stats['length_mm']:.0f} mm long, {where} (IVC region)"
+            )
+        level = spine.level(body_id) or ""
+        if 0.0 <= right <= 25.0 and in_front < settings.ivc_min_front_mm and level.startswith("T"):
+            return "azygos_system", (
+                f"thin cranio-caudal cast {stats['length_mm']:.0f} mm long at {level}, {where} (azygos vein)"
+            )
+    if code == LOCATION_CODES["paravertebral_venous"] or near_body:
+        if tubular:
+            return "paravertebral_venous", (
+                f"thin ({stats['thickness_mm']:.0f} mm) cement next to the vertebral body "
+                "(paravertebral venous plexus)"
+            )
+        return (
+            "paravertebral_soft_tissue",
+            f"cement blob {stats['thickness_mm']:.0f} mm thick next to the vertebral body "
+            "(paravertebral soft tissue)",
+        )
+    return "other", None
+
+
+def _structure_word(location: str) -> str:
+    return {
+        "pulmonary_artery": "lung (pulmonary arteries)",
+        "intradiscal": "intervertebral disc",
+        "needle_tract": "posterior elements (transpedicular needle tract)",
+        "other": "no specific compartment",
+    }.get(location, location.replace("_", " "))
+
+
+def _trace_unconnected_sources(leaks, fills, spine: SpineContext, settings: Settings) -> None:
+    """A leak not touching a fill comes from the nearest cemented body within `source_trace_max_mm`."""
+    cemented = {c.evidence["source_vertebra_id"] for c in fills}
+    if not cemented or not spine.has_bodies:
+        return
+    keep = np.isin(spine.surface_ids, list(cemented))
+    tree = cKDTree(spine.surface_lps[keep])
+    ids = spine.surface_ids[keep]
+    for leak in leaks:
+        if leak.evidence.get("connected_to_fill"):
+            continue
+        if leak.location in _EMBOLIC:
+            if len(cemented) == 1:  # emboli can come from any cemented level; with one, it is that one
+                body = next(iter(cemented))
+                leak.evidence["source_vertebra_id"] = body
+                leak.source_vertebra = spine.level(body)
+                leak.reason += f"; embolus from the only cemented body, {spine.level(body) or f'#{body}'}"
+            continue
+        sample = leak.flat_index[:: max(1, len(leak.flat_index) // 500)]
+        zyx = np.column_stack(np.unravel_index(sample, spine.ct_shape))
+        distance, index = tree.query(spine.ct_lps(zyx))
+        best = int(np.argmin(distance))
+        if distance[best] <= settings.source_trace_max_mm:
+            body = int(ids[index[best]])
+            leak.evidence["source_vertebra_id"] = body
+            leak.source_vertebra = spine.level(body)
+            leak.reason += (
+                f"; nearest cemented body {spine.level(body) or f'#{body}'} ({distance[best]:.0f} mm)"
+            )
+
+
+def _non_cement_component(candidate: Candidate, volume: CTVolume, spine: SpineContext) -> Component:
+    lps = np.array([candidate.centroid_lps_mm])
+    distance, ids = spine.nearest_body(lps)
+    body = int(ids[0])
+    structure = STRUCTURE_NAMES.get(int(spine.anatomy.structure_at(lps)[0]), "outside the body")
+    return Component(
+        id=0,
+        material=candidate.material,
+        location=None,
+        is_leak=False,
+        severity="none",
+        volume_ml=candidate.volume_ml,
+        voxel_count=candidate.voxel_count,
+        centroid_lps_mm=candidate.centroid_lps_mm,
+        bbox_lps_mm=candidate.bbox_lps_mm,
+        hu_max=candidate.hu_max,
+        hu_mean=candidate.hu_mean,
+        length_mm=candidate.length_mm,
+        vertebral_level=spine.level(body),
+        source_vertebra=None,
+        distance_to_vertebral_body_mm=float(distance[0]) if spine.has_bodies else float("nan"),
+        confidence=float(candidate.evidence.get("confidence", 0.5)),
+        reason=candidate.reason or f"{candidate.material}, not cement",
+        candidate_id=candidate.id,
+        flat_index=candidate.flat_index,
+        evidence={"structure_at_centroid": structure, **_plain_evidence(candidate.evidence)},
+    )
+
+
+def _plain_evidence(evidence: dict) -> dict:
+    return {k: v for k, v in evidence.items() if isinstance(v, (int, float, str, bool)) or v is None}

@@ -1,0 +1,146 @@
+"""Stage 2 of the detector: what each high-attenuation candidate is made of.
+
+Every candidate becomes ``cement``, ``metal``, ``contrast``, ``calcification``, ``bone`` or
+``indeterminate`` with a one-line reason, a confidence and the numbers behind them
+(``evidence``). HU alone cannot decide -- cement reaches the 3071 HU ceiling of 12-bit
+scales, CTPA contrast in the SVC exceeds 2000 HU, cortical bone reaches 1200 HU -- so the
+rules (`rules.py`) weigh shape, surroundings and anatomy, in this order:
+
+1. Metal: HU beyond any PMMA on an extended scale; a dense mass larger than any fill
+   outside the vertebrae (prosthesis); a core at the HU ceiling unless it is a compact
+   mass inside a vertebral body (cement at the ceiling), named by its shape (wire or
+   lead too thin for cement to saturate, straight screw or rod, streaks).
+2. The arterial side: nothing in or on the aorta is a cement leak (stent = metal,
+   lumen = contrast, wall = calcification).
+3. Contrast: in a vessel or chamber and within reach of its enhanced blood pool's HU; a
+   thick candidate below PMMA density in enhanced blood; a lumen-like tube.
+4. Touching metal: bone-like HU = cortex or bright streaks; denser and no fill = the
+   hardware's blurred edge.
+5. Bone: mostly in bone and not PMMA-dense.
+6. Cement: PMMA-dense (a thick candidate by its median HU, a thin one by its peak after
+   partial volume), markedly denser than a shell 1.5-6 mm around it, and in a vertebral
+   body, continuous with cement, or on a venous route from a vertebral body.
+7. Otherwise indeterminate.
+
+Without an anatomy map the rules that need it are skipped; the reason says so.
+Cement candidates also get ``cement_fraction`` and ``evidence["volume_pv_ml"]``, the
+partial-volume cement volume (`cement_volume.py`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..anatomy.anatomy_map import AnatomyMap
+from ..candidates import Candidate
+from ..settings import Settings
+from ..volume import CTVolume
+from . import rules
+from .cement_volume import set_cement_fractions
+from .features import ScanScale, measure
+
+__all__ = ["classify_materials", "measure"]
+
+
+def classify_materials(
+    candidates: list[Candidate], volume: CTVolume, anatomy: AnatomyMap | None, settings: Settings
+) -> None:
+    """Set ``material``, ``reason``, ``evidence`` (with ``confidence``) on every candidate, in place.
+
+    Args:
+        candidates: stage-1 candidates of ``volume`` (`segment.find_candidates`).
+        volume: the CT.
+        anatomy: its anatomy map (any grid), or None to classify by HU and shape alone.
+        settings: the materials section of `Settings`.
+    """
+    scale = ScanScale(volume, settings)
+    has_anatomy = anatomy is not None
+    features = {c.id: measure(c, volume, anatomy, settings) for c in candidates}
+    verdicts: dict[int, tuple[str, str, float]] = {}
+    for c in candidates:
+        verdict = rules.metal(c, features[c.id], scale, settings, has_anatomy)
+        if verdict:
+            verdicts[c.id] = verdict
+    metal_ids = set(verdicts)
+    near_metal_mm = _distance_to_metal_mm([c for c in candidates if c.id in metal_ids], candidates, volume)
+    for c in candidates:
+        features[c.id]["distance_to_metal_mm"] = near_metal_mm.get(c.id)
+    for c in candidates:
+        if c.id not in verdicts:
+            verdict = _first_rule(c, features[c.id], scale, settings, metal_ids, has_anatomy)
+            if verdict:
+                verdicts[c.id] = verdict
+    _spread_cement(candidates, features, verdicts, scale, settings, has_anatomy)
+    _require_a_source(candidates, features, verdicts)
+    for c in candidates:
+        material, reason, confidence = verdicts.get(c.id, ("indeterminate", "fits no material rule", 0.3))
+        c.material = material
+        c.reason = reason if has_anatomy else f"{reason} (no anatomy map)"
+        c.evidence.update(features[c.id])
+        c.evidence["confidence"] = confidence if has_anatomy else min(confidence, 0.5)
+    set_cement_fractions(candidates, volume, settings)
+
+
+def _first_rule(c, f, scale, settings, metal_ids, has_anatomy):
+    if has_anatomy:
+        return (
+            rules.arterial(c, f, scale, settings)
+            or rules.contrast(c, f, scale, settings, True)
+            or rules.next_to_metal(c, f, scale, settings, metal_ids)
+            or rules.bone(c, f, scale, settings)
+            or rules.cement(c, f, scale, settings, set())
+        )
+    return (
+        rules.contrast(c, f, scale, settings, False)
+        or rules.next_to_metal(c, f, scale, settings, metal_ids)
+        or rules.cement_without_anatomy(c, f, scale, settings)
+    )
+
+
+def _spread_cement(candidates, features, verdicts, scale, settings, has_anatomy) -> None:
+    """Undecided candidates continuous with cement become cement when PMMA-dense (repeated along chains)."""
+    if not has_anatomy:
+        return
+    changed = True
+    while changed:
+        cement_ids = {i for i, v in verdicts.items() if v[0] == "cement"}
+        changed = False
+        for c in candidates:
+            if c.id not in verdicts:
+                verdict = rules.cement(c, features[c.id], scale, settings, cement_ids)
+                if verdict:
+                    verdicts[c.id] = verdict
+                    changed = True
+
+
+def _require_a_source(candidates, features, verdicts) -> None:
+    """Cement outside the vertebral bodies needs a cemented vertebra in the scan to come from.
+
+    Without one, a dense object on a venous route is more often a wire, a lead or a stent
+    strut; it becomes indeterminate and the reason says why.
+    """
+    cement = [c for c in candidates if verdicts.get(c.id, ("",))[0] == "cement"]
+    if any(features[c.id].get("vertebral_body_fraction", 0.0) >= 0.5 for c in cement):
+        return
+    for c in cement:
+        route = features[c.id].get("cement_route") or ["body"]
+        reason = f"dense like cement ({route[0]}), but no cemented vertebra in the scan to come from"
+        verdicts[c.id] = ("indeterminate", reason, 0.4)
+
+
+def _distance_to_metal_mm(metal: list[Candidate], candidates: list[Candidate], volume: CTVolume) -> dict:
+    """Shortest distance (mm) from each non-metal candidate's voxels to a metal voxel."""
+    if not metal:
+        return {}
+    metal_lps = volume.index_to_lps(
+        np.concatenate([m.zyx(volume.shape)[:: max(1, m.voxel_count // 5000)] for m in metal])
+    )
+    tree = cKDTree(metal_lps)
+    ids = {m.id for m in metal}
+    distances = {}
+    for c in candidates:
+        if c.id not in ids:
+            zyx = c.zyx(volume.shape)[:: max(1, c.voxel_count // 2000)]
+            distances[c.id] = float(tree.query(volume.index_to_lps(zyx))[0].min())
+    return distances

@@ -1,0 +1,148 @@
+"""The numbers the material rules read: shape, saturation, surroundings, anatomy overlap."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ..anatomy.anatomy_map import STRUCTURE_NAMES, STRUCTURES, AnatomyMap
+from ..candidates import Candidate
+from ..segment import dilate_box, partial_volume_factor
+from ..settings import Settings
+from ..volume import CTVolume
+
+_MAX_SAMPLES = 20000  # voxels sampled per candidate for anatomy look-ups and straightness
+#: vessels and chambers whose blood, enhanced, looks like a dense candidate
+BLOOD_POOLS = ("inferior_vena_cava", "azygos_system", "heart", "right_heart", "pulmonary_artery", "aorta")
+
+
+class ScanScale:
+    """Scan-wide facts: extended HU scale or not, the partial-volume factor, the coarsest voxel edge."""
+
+    def __init__(self, volume: CTVolume, settings: Settings):
+        scan_max = float(volume.hu.max()) if volume.hu.size else 0.0
+        self.extended = scan_max > settings.hu_ceiling_12bit + 1
+        self.pv = partial_volume_factor(
+            volume.spacing_mm, settings.thin_leak_diameter_mm, settings.scanner_blur_sigma_mm
+        )
+        self.voxel_mm = float(max(volume.spacing_mm))
+
+
+def measure(candidate: Candidate, volume: CTVolume, anatomy: AnatomyMap | None, settings: Settings) -> dict:
+    """Features of one candidate (plain numbers, lists and dicts; units in the names).
+
+    ``saturated_fraction``: share of voxels at or above the 12-bit ceiling; ``diameter_mm``:
+    of the cylinder as long as the candidate with its volume; ``axis_deviation_mm``: 95th
+    percentile distance from the principal axis (small = straight); ``core_hu``: median HU of
+    its voxels one voxel deep inside it (None when it is too thin to have any);
+    ``cement_dense_fraction``: share of voxels >= ``cement_min_hu``; ``local_background_hu``
+    and ``dark_streak_fraction``: of a shell ``background_inner_mm``-``background_outer_mm``
+    around it; with anatomy, ``structure_fractions`` (share of its voxels per structure),
+    ``structures_nearby`` (within ``anatomy_touch_mm``), ``vertebral_body_fraction`` and
+    ``blood_pool_hu`` (median HU of the vessel holding it, outside it; None if none).
+    """
+    values = volume.hu.reshape(-1)[candidate.flat_index]
+    features: dict = {
+        "saturated_fraction": float(np.mean(values >= settings.hu_ceiling_12bit - 1)),
+        "diameter_mm": equivalent_diameter_mm(candidate),
+        "axis_deviation_mm": _axis_deviation_mm(candidate, volume),
+    }
+    features["core_hu"] = core_hu(candidate, volume)
+    features["cement_dense_fraction"] = float(np.mean(values >= settings.cement_min_hu))
+    features.update(_surroundings(candidate, volume, settings))
+    features["local_contrast_hu"] = candidate.hu_p95 - features["local_background_hu"]
+    if anatomy is not None:
+        features.update(_anatomy_overlap(candidate, volume, anatomy, settings))
+    return features
+
+
+def core_hu(candidate: Candidate, volume: CTVolume) -> float | None:
+    """Median HU of the voxels whose 26 neighbours all belong to the candidate (None if none)."""
+    lo, hi = np.asarray(candidate.bbox_zyx[:3]), np.asarray(candidate.bbox_zyx[3:])
+    inside = np.zeros(tuple(int(v) for v in hi - lo), dtype=bool)
+    inside[tuple((candidate.zyx(volume.shape) - lo).T)] = True
+    core = ndi.binary_erosion(inside, np.ones((3, 3, 3), bool))
+    if not core.any():
+        return None
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    return float(np.median(volume.hu[box][core]))
+
+
+def equivalent_diameter_mm(candidate: Candidate) -> float:
+    """Diameter (mm) of a cylinder as long as the candidate with the same volume."""
+    volume_mm3 = candidate.volume_ml * 1000.0
+    return float(2.0 * math.sqrt(volume_mm3 / (math.pi * max(candidate.length_mm, 1e-6))))
+
+
+def _axis_deviation_mm(candidate: Candidate, volume: CTVolume) -> float:
+    lps = volume.index_to_lps(_sample(candidate.zyx(volume.shape)))
+    centred = lps - np.asarray(candidate.centroid_lps_mm)
+    axis = np.asarray(candidate.principal_axis_lps)
+    perpendicular = centred - np.outer(centred @ axis, axis)
+    return float(np.percentile(np.linalg.norm(perpendicular, axis=1), 95))
+
+
+def _sample(points: np.ndarray) -> np.ndarray:
+    if len(points) <= _MAX_SAMPLES:
+        return points
+    return points[np.linspace(0, len(points) - 1, _MAX_SAMPLES).astype(int)]
+
+
+def _surroundings(candidate: Candidate, volume: CTVolume, settings: Settings) -> dict:
+    """Median HU of a shell around the candidate, and its share of dark streak voxels."""
+    spacing = np.asarray(volume.spacing_mm)
+    inner = np.maximum(np.ceil(settings.background_inner_mm / spacing), 1).astype(int)
+    outer = np.maximum(np.ceil(settings.background_outer_mm / spacing), inner + 1).astype(int)
+    lo = np.maximum(np.asarray(candidate.bbox_zyx[:3]) - outer, 0)
+    hi = np.minimum(np.asarray(candidate.bbox_zyx[3:]) + outer, volume.shape)
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    inside = np.zeros(tuple(int(v) for v in hi - lo), dtype=np.uint8)
+    inside[tuple((candidate.zyx(volume.shape) - lo).T)] = 1
+    shell = (dilate_box(inside, outer) > 0) & (dilate_box(inside, inner) == 0)
+    hu = volume.hu[box][shell]
+    if hu.size == 0:
+        return {"local_background_hu": settings.soft_tissue_hu, "dark_streak_fraction": 0.0}
+    background = float(np.median(hu))
+    # dark streaks only mean something in tissue, not next to air or lung
+    dark = float(np.mean(hu < settings.streak_dark_hu)) if background > settings.streak_dark_hu else 0.0
+    return {"local_background_hu": background, "dark_streak_fraction": dark}
+
+
+def _anatomy_overlap(candidate: Candidate, volume: CTVolume, anatomy: AnatomyMap, settings: Settings) -> dict:
+    lps = volume.index_to_lps(_sample(candidate.zyx(volume.shape)))
+    codes = anatomy.structure_at(lps)
+    fractions = {
+        STRUCTURE_NAMES[c]: float(np.mean(codes == c)) for c in np.unique(codes) if c in STRUCTURE_NAMES
+    }
+    offsets = settings.anatomy_touch_mm * np.vstack([np.eye(3), -np.eye(3)])
+    around = lps[:: max(1, len(lps) // 2000)]
+    near_codes = anatomy.structure_at((around[:, None, :] + offsets[None]).reshape(-1, 3))
+    return {
+        "structure_fractions": fractions,
+        "structures_nearby": sorted(
+            {STRUCTURE_NAMES[c] for c in np.unique(near_codes) if c in STRUCTURE_NAMES}
+        ),
+        "vertebral_body_fraction": float(np.mean(anatomy.vertebra_at(lps) > 0)),
+        "blood_pool_hu": _blood_pool_hu(candidate, volume, anatomy, fractions, settings),
+    }
+
+
+def _blood_pool_hu(candidate, volume, anatomy, fractions, settings) -> float | None:
+    """Median HU of the vessel/chamber holding the candidate, near it but outside it (None if none)."""
+    share, name = max((fractions.get(name, 0.0), name) for name in BLOOD_POOLS)
+    if share < 0.3:
+        return None
+    pad = np.ceil(2 * settings.background_outer_mm / np.asarray(volume.spacing_mm)).astype(int)
+    lo = np.maximum(np.asarray(candidate.bbox_zyx[:3]) - pad, 0)
+    hi = np.minimum(np.asarray(candidate.bbox_zyx[3:]) + pad, volume.shape)
+    axes = [np.arange(a, b) for a, b in zip(lo, hi, strict=True)]
+    zyx = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    flat = np.ravel_multi_index(tuple(zyx.T), volume.shape)
+    outside = ~np.isin(flat, candidate.flat_index)
+    zyx, flat = _sample(zyx[outside]), _sample(flat[outside])
+    in_pool = anatomy.structure_at(volume.index_to_lps(zyx)) == STRUCTURES[name]
+    if in_pool.sum() < 5:
+        return None
+    return float(np.median(volume.hu.reshape(-1)[flat[in_pool]]))

@@ -1,0 +1,248 @@
+"""The material rules: each looks at one candidate's features and answers or passes.
+
+A rule returns ``(material, one-line reason, confidence)`` or None to let the next rule
+decide. Thresholds come from `Settings` (materials section) and scale with the voxel size
+through ``ScanScale.pv`` like stage 1.
+"""
+
+from __future__ import annotations
+
+from ..candidates import Candidate
+from ..settings import Settings
+from .features import BLOOD_POOLS, ScanScale
+
+Verdict = tuple[str, str, float] | None
+
+BONE = ("vertebral_body", "posterior_elements", "other_bone")
+#: spine compartments: a thick dense mass there is cement, never a contrast-filled lumen
+SPINE_COMPARTMENTS = (
+    "vertebral_body",
+    "intervertebral_disc",
+    "spinal_canal",
+    "neural_foramen",
+    "posterior_elements",
+)
+#: where cement from a vertebral body can go
+VENOUS_ROUTE = (
+    "intervertebral_disc",
+    "spinal_canal",
+    "neural_foramen",
+    "posterior_elements",
+    "paravertebral",
+    "inferior_vena_cava",
+    "azygos_system",
+    "heart",
+    "right_heart",
+    "pulmonary_artery",
+    "lung",
+)
+#: where cement arrives only as an embolus, through the heart
+EMBOLIC = ("heart", "right_heart", "pulmonary_artery", "lung")
+
+
+def fraction_in(f: dict, names) -> float:
+    """Share of the candidate's voxels in any of the structures ``names`` (0 without anatomy)."""
+    fractions = f.get("structure_fractions") or {}
+    return sum(fractions.get(name, 0.0) for name in names)
+
+
+def is_thick(f: dict, scale: ScanScale, s: Settings) -> bool:
+    """At least `cement_bulk_min_voxels` voxels across: its bulk HU is its material's, not partial volume."""
+    return f["diameter_mm"] >= s.cement_bulk_min_voxels * scale.voxel_mm
+
+
+def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
+    """Dense like PMMA after partial volume, by the first test that applies.
+
+    1. A candidate with a core (voxels one voxel deep inside) by the core's median HU, which
+       must reach `cement_bulk_min_hu`: denser than the bulk of any bone or contrast lumen.
+    2. Mostly in bone: at least `cement_in_bone_min_fraction` of its voxels reach
+       `cement_min_hu`, unscaled -- cortex with bright noise must not pass, and thin cement
+       inside bone on coarse voxels cannot be told from cortex.
+    3. Elsewhere: its peak (HU p95) reaches `cement_min_hu` scaled towards soft tissue by the
+       partial-volume factor (a thin leak averaged with its surroundings). Below
+       `cement_min_hu` it must also be no larger than `faint_cement_max_ml` and show the
+       spread of a blurred line (HU p95 - p50 >= `thin_cement_min_spread_hu`), not the flat
+       plateau of a material below PMMA density.
+    """
+    core = f.get("core_hu")
+    if core is not None:
+        return core >= s.cement_bulk_min_hu
+    if fraction_in(f, BONE) >= 0.5:
+        return f["cement_dense_fraction"] >= s.cement_in_bone_min_fraction
+    if c.hu_p95 < s.cement_min_hu:
+        if c.volume_ml > s.faint_cement_max_ml:
+            return False  # too large for a thin leak, too faint for thick cement: a dense lumen
+        if c.hu_p95 - c.hu_p50 < s.thin_cement_min_spread_hu:
+            return False  # a flat plateau below PMMA: bone or calcification, not a blurred line
+    return c.hu_p95 >= s.soft_tissue_hu + scale.pv * (s.cement_min_hu - s.soft_tissue_hu)
+
+
+def metal(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: bool) -> Verdict:
+    """Metal by HU scale, prosthesis size, or a ceiling-HU core shaped like hardware."""
+    if fraction_in(f, ["hip_prosthesis"]) >= 0.3:
+        return "metal", "inside the hip prosthesis", 0.95
+    if scale.extended and c.hu_p95 >= s.metal_min_hu_extended:
+        return "metal", f"HU p95 {c.hu_p95:.0f} above any PMMA on an extended HU scale", 0.95
+    in_body = f.get("vertebral_body_fraction", 0.0)
+    at_ceiling = (
+        c.evidence.get("core") == "metal" or f["saturated_fraction"] >= s.metal_min_saturated_fraction
+    )
+    large = c.volume_ml >= s.metal_min_prosthesis_ml and c.hu_p95 >= s.cement_min_hu
+    if large and in_body < 0.5 and (at_ceiling or f["saturated_fraction"] > 0.0):
+        return "metal", f"dense mass of {c.volume_ml:.0f} mL outside the vertebral bodies: a prosthesis", 0.8
+    at_ceiling = (
+        c.evidence.get("core") == "metal" or f["saturated_fraction"] >= s.metal_min_saturated_fraction
+    )
+    if not at_ceiling:
+        return None
+    shape = _hardware_shape(c, f, scale, s)
+    compact = (
+        c.tubularity < s.metal_min_tubularity and shape is None and c.volume_ml >= s.fill_near_metal_min_ml
+    )
+    if compact and (in_body >= 0.6 or not has_anatomy):
+        return None  # cement can reach the ceiling too: a compact mass in a vertebral body is a fill
+    return "metal", f"HU at the scanner ceiling, {shape or 'not shaped like a cement fill'}", 0.85
+
+
+def _hardware_shape(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> str | None:
+    if f["diameter_mm"] <= s.metal_wire_max_diameter_mm * max(1.0, scale.voxel_mm / 1.5):
+        return f"{f['diameter_mm']:.1f} mm thick: a wire or lead, too thin for cement to saturate"
+    straight = f["axis_deviation_mm"] <= 0.75 * f["diameter_mm"] + scale.voxel_mm
+    if straight and c.tubularity >= s.metal_min_tubularity and c.length_mm >= s.metal_min_rod_length_mm:
+        return f"a straight cylinder {c.length_mm:.0f} x {f['diameter_mm']:.1f} mm: screw or rod"
+    if f["dark_streak_fraction"] >= s.metal_min_streak_fraction:
+        return f"dark streaks around it ({f['dark_streak_fraction']:.0%} of its surroundings)"
+    return None
+
+
+def next_to_metal(c: Candidate, f: dict, scale: ScanScale, s: Settings, metal_ids: set[int]) -> Verdict:
+    """Pieces touching hardware: its blurred edge or streaks, or bone -- unless a cement fill.
+
+    Not touching but within `metal_streak_zone_mm`: a thin piece below PMMA bulk density is a
+    bright streak or cortex lit up by the hardware's artefacts.
+    """
+    touching = metal_ids.intersection(c.evidence.get("touches", []))
+    distance = f.get("distance_to_metal_mm")
+    if not touching:
+        if distance is not None and distance <= s.metal_streak_zone_mm and c.hu_p50 < s.cement_bulk_min_hu:
+            if not is_thick(f, scale, s):
+                return (
+                    "indeterminate",
+                    f"{distance:.0f} mm from metal, thin and below PMMA bulk: streak or cortex",
+                    0.5,
+                )
+        return None
+    if c.hu_p50 < s.cement_min_hu:
+        return (
+            "bone",
+            f"touches metal (candidate {min(touching)}), bone-like HU p50 {c.hu_p50:.0f}: cortex or streaks",
+            0.6,
+        )
+    fill_like = f.get("vertebral_body_fraction", 0.0) >= 0.5 and c.volume_ml >= s.fill_near_metal_min_ml
+    if not fill_like:
+        return (
+            "metal",
+            f"touches metal (candidate {min(touching)}) and is no cement fill: the hardware's edge",
+            0.6,
+        )
+    return None
+
+
+def arterial(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> Verdict:
+    """Nothing in or on the aorta is a cement leak."""
+    in_aorta = fraction_in(f, ["aorta"])
+    on_wall = (
+        "aorta" in f["structures_nearby"]
+        and fraction_in(f, BONE) < 0.3
+        and f["vertebral_body_fraction"] < 0.3
+        and c.volume_ml < s.calcification_max_ml
+        and fraction_in(f, VENOUS_ROUTE) < 0.5
+    )
+    if in_aorta < 0.3 and not on_wall:
+        return None
+    if in_aorta >= 0.3 and c.volume_ml >= s.contrast_min_lumen_ml and c.hu_p50 < s.cement_min_hu:
+        return "contrast", f"fills the aortic lumen ({c.volume_ml:.1f} mL, HU p50 {c.hu_p50:.0f})", 0.8
+    if f["saturated_fraction"] > 0.05 or c.evidence.get("core") == "metal":
+        return "metal", "HU at the ceiling in or on the aorta: a stent graft", 0.8
+    return "calcification", "in or on the aortic wall: arterial, never a cement route", 0.8
+
+
+def contrast(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: bool) -> Verdict:
+    """Enhanced blood: as dense as the pool around it, or a thick lumen below PMMA density."""
+    pool = f.get("blood_pool_hu")
+    if pool is not None and pool >= s.enhanced_blood_min_hu:
+        needed = scale.pv * s.cement_min_local_contrast_hu
+        if c.hu_p95 - pool < needed:
+            reason = f"HU p95 {c.hu_p95:.0f} within {needed:.0f} HU of the enhanced blood ({pool:.0f} HU) around it"
+            return "contrast", reason, 0.8
+    if fraction_in(f, SPINE_COMPARTMENTS) >= 0.3 or f.get("vertebral_body_fraction", 0.0) >= 0.3:
+        return None
+    pooled, vessel = max((fraction_in(f, [name]), name) for name in BLOOD_POOLS)
+    if pooled >= 0.5 and is_thick(f, scale, s) and c.volume_ml >= s.contrast_min_lumen_ml:
+        return (
+            "contrast",
+            f"fills the {vessel} lumen ({c.volume_ml:.1f} mL, {f['diameter_mm']:.0f} mm wide)",
+            0.7,
+        )
+    enhanced = f["local_background_hu"] >= s.enhanced_blood_min_hu or fraction_in(f, BLOOD_POOLS) >= 0.3
+    if has_anatomy and is_thick(f, scale, s) and c.hu_p50 < s.cement_bulk_min_hu and enhanced:
+        return (
+            "contrast",
+            f"thick, HU p50 {c.hu_p50:.0f} below PMMA, in enhanced blood: a contrast-filled lumen",
+            0.7,
+        )
+    lumen = (
+        f["diameter_mm"] >= s.contrast_min_diameter_mm
+        and c.length_mm >= 2 * f["diameter_mm"]
+        and c.tubularity >= 0.5
+        and c.volume_ml >= s.contrast_min_lumen_ml
+    )
+    if lumen and fraction_in(f, BONE) < 0.3:
+        return (
+            "contrast",
+            f"a lumen-like tube {f['diameter_mm']:.0f} mm wide and {c.length_mm:.0f} mm long",
+            0.6,
+        )
+    return None
+
+
+def bone(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> Verdict:
+    in_bone = fraction_in(f, BONE)
+    if in_bone >= 0.5 and not cement_dense(c, f, scale, s):
+        return (
+            "bone",
+            f"{in_bone:.0%} in bone with bone-like HU (p50 {c.hu_p50:.0f}, p95 {c.hu_p95:.0f})",
+            0.7,
+        )
+    return None
+
+
+def cement(c: Candidate, f: dict, scale: ScanScale, s: Settings, cement_ids: set[int]) -> Verdict:
+    """Denser than its surroundings and in a vertebral body, on a venous route, or continuous with cement."""
+    if not cement_dense(c, f, scale, s):
+        return None
+    needed = scale.pv * s.cement_min_local_contrast_hu
+    if f["local_contrast_hu"] < needed:
+        return None
+    denser = f"{f['local_contrast_hu']:.0f} HU denser than its surroundings"
+    if f["vertebral_body_fraction"] >= 0.5:
+        return "cement", f"{denser}, in a vertebral body", 0.9
+    touching = cement_ids.intersection(c.evidence.get("touches", []))
+    if touching:
+        return "cement", f"{denser}, continuous with cement (candidate {min(touching)})", 0.85
+    fractions = f["structure_fractions"]
+    route = [n for n in VENOUS_ROUTE if fractions.get(n, 0.0) > 0.0 or n in f["structures_nearby"]]
+    if f["vertebral_body_fraction"] > 0.0 or "vertebral_body" in f["structures_nearby"]:
+        route.insert(0, "next to a vertebral body")
+    f["cement_route"] = route
+    if route:
+        return "cement", f"{denser}, on a venous route ({route[0]})", 0.75
+    return None
+
+
+def cement_without_anatomy(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> Verdict:
+    needed = scale.pv * s.cement_min_local_contrast_hu
+    if cement_dense(c, f, scale, s) and f["local_contrast_hu"] >= needed:
+        return "cement", f"{f['local_contrast_hu']:.0f} HU denser than its surroundings, PMMA-dense", 0.5
+    return None

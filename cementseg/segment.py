@@ -1,0 +1,369 @@
+"""Stage 1 of the detector: high-attenuation candidates and their statistics.
+
+A candidate is one 26-connected component of a *hysteresis mask*: voxels at or above a
+grow level (HU) that are connected to, and lie within a short reach (mm) of, voxels at or
+above a seed level (HU).
+
+Why the reach limit
+    Cement fills sit inside vertebral bodies whose cortex and endplates are dense. A plain
+    hysteresis grow down to cortical-bone levels would run from the cement into the
+    cortex and from there along the whole bony spine. Growth is therefore allowed only
+    within ``grow_reach_mm`` (a box of that half-width in mm, at least 1.5 voxels) of a
+    seed voxel: enough to keep the partial-volumed rim of a cement mass (blur plus one
+    voxel), never enough to flood a vertebra.
+
+Why the thresholds depend on the voxel size (partial volume)
+    A thin leak averages its HU with the tissue around it, after the scanner's blur. The
+    *partial-volume factor* ``pv`` is the peak a line of diameter ``d``
+    (``thin_leak_diameter_mm``) reaches in its best-aligned voxel -- a disc blurred by a
+    Gaussian of ``scanner_blur_sigma_mm`` and averaged over the two coarsest voxel edges,
+    computed numerically -- relative to the same line on 0.5 mm voxels, where the dense
+    levels are calibrated. With the default 2 mm line and 0.5 mm blur, ``pv`` is 0.96 on
+    0.8 mm, 0.8 on 1.5 mm, 0.65 on 2 mm and 0.39 on 3 mm voxels: a 2000 HU line peaks at
+    about 1600, 1350, 1100 and 690 HU. Two passes:
+
+    1. *dense pass*: seed ``seed_hu``, grow ``grow_hu`` (unscaled). Cement masses, metal,
+       dense contrast and dense cortical bone; radiopaque PMMA (1500-3000 HU) is above
+       the seed level at every voxel size once it is thicker than a couple of voxels.
+       Components holding several materials are split at their cores (`_split_at_cores`).
+    2. *faint pass*, when ``pv < faint_pass_max_pv`` (coarse voxels): seed and grow levels
+       scaled towards soft tissue, ``soft_tissue_hu + pv * (level - soft_tissue_hu)``; on
+       3 mm voxels 1200/450 HU become about 500/200 HU, so a 2 mm, 2000 HU leak still seeds.
+       The faint pass never enters dense-pass voxels: a thin leak leaving a cement fill
+       becomes its own candidate next to the fill (``evidence["touches"]`` lists the
+       neighbours), and thin osteoporotic cortex (300-700 HU after partial volume) shows
+       up as separate, bone-like candidates instead of merging with the fill.
+
+Components smaller than ``min_candidate_mm3`` (mm3, not voxels) are dropped.
+
+Memory: one boolean mask of the scan is kept (two on coarse grids); thresholds are
+applied slab by slab; cc3d labels 64 slices at a time and components are joined across
+slabs with a sparse graph, so no full-size label volume ever exists. Beyond the int16
+scan (2 bytes/voxel) the peak is the mask (1 byte/voxel) plus the flat indices of the
+masked voxels.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cc3d
+import numpy as np
+from scipy import ndimage as ndi
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .candidates import Candidate
+from .settings import Settings
+from .volume import CTVolume
+
+log = logging.getLogger(__name__)
+
+_SLAB = 32  # slices per slab when thresholding, to bound temporaries
+_LABEL_SLAB = 64  # slices per slab when labelling components
+
+
+@dataclass(frozen=True)
+class CandidateThresholds:
+    """The levels `find_candidates` uses on one voxel grid (HU and mm)."""
+
+    partial_volume_factor: float
+    dense_seed_hu: float
+    dense_grow_hu: float
+    faint_seed_hu: float | None  # None: no faint pass (voxels fine enough)
+    faint_grow_hu: float | None
+    grow_reach_mm: tuple[float, float, float]  # (z, y, x)
+
+
+@lru_cache(maxsize=64)
+def _line_peak(edge_a_mm: float, edge_b_mm: float, diameter_mm: float, blur_sigma_mm: float) -> float:
+    """Peak fraction of a blurred line of ``diameter_mm`` in its best-aligned ``a x b`` voxel."""
+    step = min(edge_a_mm, edge_b_mm, diameter_mm) / 10.0
+    half = int((diameter_mm / 2 + 4 * blur_sigma_mm + max(edge_a_mm, edge_b_mm)) / step) + 1
+    axis = np.arange(-half, half + 1) * step
+    x, y = np.meshgrid(axis, axis, indexing="ij")
+    image = (x**2 + y**2 <= (diameter_mm / 2) ** 2).astype(np.float64)
+    if blur_sigma_mm > 0:
+        image = ndi.gaussian_filter(image, blur_sigma_mm / step)
+    box = (max(1, round(edge_a_mm / step)), max(1, round(edge_b_mm / step)))
+    return float(ndi.uniform_filter(image, box).max())
+
+
+def partial_volume_factor(spacing_mm, diameter_mm: float, blur_sigma_mm: float = 0.5) -> float:
+    """Peak a ``diameter_mm`` line keeps in its best-aligned voxel of ``spacing_mm``, relative to 0.5 mm voxels (0..1)."""
+    a, b = sorted((float(s) for s in spacing_mm), reverse=True)[:2]
+    d, sigma = float(diameter_mm), float(blur_sigma_mm)
+    reference = _line_peak(0.5, 0.5, d, sigma)
+    return min(1.0, _line_peak(round(a, 3), round(b, 3), d, sigma) / reference)
+
+
+def candidate_thresholds(spacing_mm, settings: Settings) -> CandidateThresholds:
+    """Seed/grow levels (HU) and grow reach (mm per axis) for voxels of ``spacing_mm`` (z, y, x)."""
+    pv = partial_volume_factor(spacing_mm, settings.thin_leak_diameter_mm, settings.scanner_blur_sigma_mm)
+    reach = tuple(max(settings.grow_reach_mm, 1.5 * max(spacing_mm)) for _ in range(3))
+    faint_seed = faint_grow = None
+    if pv < settings.faint_pass_max_pv:
+        base = settings.soft_tissue_hu
+        faint_seed = base + pv * (settings.seed_hu - base)
+        faint_grow = base + pv * (settings.grow_hu - base)
+    return CandidateThresholds(pv, settings.seed_hu, settings.grow_hu, faint_seed, faint_grow, reach)
+
+
+def find_candidates(volume: CTVolume, settings: Settings) -> list[Candidate]:
+    """High-attenuation candidates of ``volume``, with statistics, material not yet set.
+
+    Ids are 1-based: dense-pass components first, then faint-pass ones, each in raster order.
+    """
+    levels = candidate_thresholds(volume.spacing_mm, settings)
+    reach_voxels = tuple(
+        int(math.floor(r / s + 1e-6)) for r, s in zip(levels.grow_reach_mm, volume.spacing_mm, strict=True)
+    )
+    min_voxels = max(1, math.ceil(settings.min_candidate_mm3 / volume.voxel_volume_mm3 - 1e-9))
+    dense = _hysteresis_mask(volume.hu, levels.dense_seed_hu, levels.dense_grow_hu, reach_voxels, None)
+    cores = (("metal", _metal_core_hu(volume.hu, settings)), ("cement_dense", settings.cement_min_hu))
+    pieces = [
+        piece
+        for flat in _components(dense, volume.hu, levels.dense_seed_hu, min_voxels)
+        for piece in _split_at_cores(flat, volume.hu, cores, levels.dense_seed_hu, reach_voxels, min_voxels)
+    ]
+    if levels.faint_seed_hu is not None:
+        faint = _hysteresis_mask(volume.hu, levels.faint_seed_hu, levels.faint_grow_hu, reach_voxels, dense)
+        pieces += [
+            (flat, "faint") for flat in _components(faint, volume.hu, levels.faint_seed_hu, min_voxels)
+        ]
+        del faint
+    del dense
+    candidates = []
+    for flat, core in pieces:
+        candidate = candidate_from_voxels(len(candidates) + 1, flat, volume)
+        candidate.evidence["pass"] = "faint" if core == "faint" else "dense"
+        candidate.evidence["core"] = "none" if core == "faint" else core
+        candidates.append(candidate)
+    _record_touching(candidates, volume.shape)
+    log.info("%d candidates (pv factor %.2f)", len(candidates), levels.partial_volume_factor)
+    return candidates
+
+
+def _metal_core_hu(hu: np.ndarray, settings: Settings) -> float:
+    """Saturated voxels on a 12-bit scale; beyond any PMMA on an extended one."""
+    extended = hu.size and float(hu.max()) > settings.hu_ceiling_12bit + 1
+    return settings.metal_min_hu_extended if extended else settings.hu_ceiling_12bit
+
+
+def _split_at_cores(flat, hu, cores, seed_hu, reach_voxels, min_voxels) -> list[tuple[np.ndarray, str]]:
+    """Split one dense component into material-homogeneous pieces: ``[(flat indices, core kind)]``.
+
+    Metal touching cement or bone, cement touching cortical bone, a cement cast inside a
+    contrast-filled lumen: one hysteresis component, several materials. Voxels within the
+    grow reach of a metal core (HU at the ceiling: blurred hardware keeps a wide rim) form
+    metal pieces; of what remains, those within one voxel (the partial-volume rim) of a
+    cement-dense core (>= ``cement_min_hu``) form cement-dense pieces -- a cast in a dense
+    contrast lumen keeps only a one-voxel sleeve of it; the rest (cortical bone, contrast)
+    keeps the pieces that still hold a seed voxel.
+    """
+    values = hu.reshape(-1)[flat]
+    if values.max() < min(level for _, level in cores):
+        return [(flat, "none")]
+    zyx = np.column_stack(np.unravel_index(flat, hu.shape))
+    lo, hi = zyx.min(axis=0), zyx.max(axis=0) + 1
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    remaining = np.zeros(tuple(int(v) for v in hi - lo), dtype=bool)
+    remaining[tuple((zyx - lo).T)] = True
+    hu_box = hu[box]
+    pieces = []
+    for kind, level in cores:
+        core = remaining & (hu_box >= level)
+        if not core.any():
+            continue
+        reach = reach_voxels if kind == "metal" else (1, 1, 1)
+        region = remaining & (dilate_box(core.view(np.uint8), reach) > 0)
+        remaining &= ~region
+        if not remaining.any() and not pieces:
+            return [(flat, kind)]
+        pieces += [(piece, kind) for piece in _box_components(region, lo, hu, -np.inf, min_voxels)]
+    pieces += [(piece, "none") for piece in _box_components(remaining, lo, hu, seed_hu, min_voxels)]
+    return pieces
+
+
+def _box_components(mask: np.ndarray, lo: np.ndarray, hu: np.ndarray, seed_hu: float, min_voxels: int):
+    """Flat indices (full array) of the 26-connected components of a cropped ``mask`` at offset ``lo``."""
+    labels, count = cc3d.connected_components(mask, connectivity=26, return_N=True)
+    if count == 0:
+        return []
+    local = np.flatnonzero(labels)
+    label_of = labels.reshape(-1)[local]
+    order = np.argsort(label_of, kind="stable")
+    local, label_of = local[order], label_of[order]
+    zyx = np.column_stack(np.unravel_index(local, mask.shape)) + lo
+    flat = np.ravel_multi_index(tuple(zyx.T), hu.shape)
+    starts = np.searchsorted(label_of, np.arange(1, count + 2))
+    out = []
+    for k in range(count):
+        piece = flat[starts[k] : starts[k + 1]]
+        if piece.size >= min_voxels and hu.reshape(-1)[piece].max() >= seed_hu:
+            out.append(np.sort(piece))
+    return out
+
+
+def dilate_box(mask: np.ndarray, radius_voxels) -> np.ndarray:
+    """uint8 dilation of a uint8 ``mask`` by a box of half-widths ``radius_voxels`` (z, y, x)."""
+    out = mask.copy()
+    for axis, r in enumerate(radius_voxels):
+        if r > 0:
+            ndi.maximum_filter1d(out, 2 * int(r) + 1, axis=axis, output=out, mode="constant")
+    return out
+
+
+def _threshold(hu: np.ndarray, level: float, out: np.ndarray) -> None:
+    """``out &= hu >= level`` slab by slab (no full-size temporary)."""
+    for z in range(0, hu.shape[0], _SLAB):
+        out[z : z + _SLAB] &= hu[z : z + _SLAB] >= level
+
+
+def _hysteresis_mask(hu, seed_hu, grow_hu, reach_voxels, exclude) -> np.ndarray:
+    """Voxels >= grow_hu within a box of ``reach_voxels`` of a voxel >= seed_hu, outside ``exclude``."""
+    mask = np.ones(hu.shape, dtype=bool)
+    if exclude is not None:
+        np.logical_not(exclude, out=mask)
+    _threshold(hu, seed_hu, mask)
+    reach = mask.view(np.uint8)
+    for axis, r in enumerate(reach_voxels):
+        if r > 0:  # in place: no second full-size mask
+            ndi.maximum_filter1d(reach, 2 * r + 1, axis=axis, output=reach, mode="constant")
+    _threshold(hu, grow_hu, mask)
+    if exclude is not None:
+        mask &= ~exclude
+    return mask
+
+
+def _components(mask, hu, seed_hu, min_voxels) -> list[np.ndarray]:
+    """Flat indices (into the full array) of each 26-connected component that holds a seed.
+
+    cc3d labels one slab of slices at a time (its label volume stays slab-sized); labels
+    that touch across a slab boundary are joined with a sparse graph.
+    """
+    nz, ny, nx = mask.shape
+    flats, provisional, links = [], [], []
+    count, previous_plane = 0, None
+    for z0 in range(0, nz, _LABEL_SLAB):
+        labels, n = cc3d.connected_components(mask[z0 : z0 + _LABEL_SLAB], connectivity=26, return_N=True)
+        if n == 0:
+            previous_plane = None
+            continue
+        local = np.flatnonzero(labels)
+        flats.append(local + z0 * ny * nx)
+        provisional.append(labels.reshape(-1)[local].astype(np.int64) + (count - 1))
+        first_plane = labels[0].astype(np.int64) + (count - 1)
+        first_plane[labels[0] == 0] = -1
+        if previous_plane is not None:
+            links.append(_plane_links(previous_plane, first_plane))
+        previous_plane = labels[-1].astype(np.int64) + (count - 1)
+        previous_plane[labels[-1] == 0] = -1
+        count += n
+    if count == 0:
+        return []
+    flat = np.concatenate(flats)
+    pairs = np.concatenate(links, axis=1) if links else np.zeros((2, 0), dtype=np.int64)
+    graph = coo_matrix((np.ones(pairs.shape[1], dtype=np.int8), (pairs[0], pairs[1])), shape=(count, count))
+    _, component_of = connected_components(graph, directed=False)
+    component = component_of[np.concatenate(provisional)]
+    order = np.argsort(component, kind="stable")
+    flat, component = flat[order], component[order]
+    starts = np.flatnonzero(np.r_[True, component[1:] != component[:-1]])
+    peak_hu = np.maximum.reduceat(hu.reshape(-1)[flat], starts)
+    sizes = np.diff(np.r_[starts, flat.size])
+    return [
+        flat[start : start + size]
+        for start, size, peak in zip(starts, sizes, peak_hu, strict=True)
+        if size >= min_voxels and peak >= seed_hu
+    ]
+
+
+def _plane_links(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """(2, n) pairs of labels 26-adjacent across two consecutive planes (-1 = background)."""
+    ny, nx = upper.shape
+    pairs = []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            a = upper[max(dy, 0) : ny + min(dy, 0), max(dx, 0) : nx + min(dx, 0)]
+            b = lower[max(-dy, 0) : ny + min(-dy, 0), max(-dx, 0) : nx + min(-dx, 0)]
+            both = (a >= 0) & (b >= 0)
+            pairs.append(np.stack([a[both], b[both]]))
+    return np.unique(np.concatenate(pairs, axis=1), axis=1)
+
+
+def candidate_from_voxels(candidate_id: int, flat_index: np.ndarray, volume: CTVolume) -> Candidate:
+    """A `Candidate` with every statistic computed from its voxels (flat indices into ``volume.hu``).
+
+    Public so that later stages can describe the parts of a split candidate the same way.
+    """
+    flat_index = np.sort(np.asarray(flat_index, dtype=np.int64))
+    zyx = np.column_stack(np.unravel_index(flat_index, volume.shape))
+    lps = volume.index_to_lps(zyx)
+    values = volume.hu.reshape(-1)[flat_index].astype(np.float64)
+    p05, p50, p95 = np.percentile(values, [5, 50, 95])
+    centroid = lps.mean(axis=0)
+    axis, length_mm, tubularity = _principal_axis(lps - centroid, volume)
+    return Candidate(
+        id=candidate_id,
+        flat_index=flat_index,
+        voxel_count=int(flat_index.size),
+        volume_ml=float(flat_index.size * volume.voxel_volume_mm3 / 1000.0),
+        hu_max=float(values.max()),
+        hu_mean=float(values.mean()),
+        hu_p05=float(p05),
+        hu_p50=float(p50),
+        hu_p95=float(p95),
+        centroid_lps_mm=tuple(float(c) for c in centroid),
+        bbox_lps_mm=(tuple(float(v) for v in lps.min(axis=0)), tuple(float(v) for v in lps.max(axis=0))),
+        bbox_zyx=tuple(int(v) for v in zyx.min(axis=0)) + tuple(int(v) + 1 for v in zyx.max(axis=0)),
+        length_mm=length_mm,
+        tubularity=tubularity,
+        principal_axis_lps=tuple(float(a) for a in axis),
+    )
+
+
+def _voxel_extent_mm(axis_lps: np.ndarray, volume: CTVolume) -> float:
+    """One voxel step (mm) along the unit LPS vector ``axis_lps``: the spacing on isotropic grids."""
+    steps = volume.direction * np.asarray(volume.spacing_mm[::-1])[np.newaxis, :]  # columns x, y, z
+    return float(np.linalg.norm(axis_lps @ steps))
+
+
+def _principal_axis(centred_lps: np.ndarray, volume: CTVolume) -> tuple[np.ndarray, float, float]:
+    """Unit principal axis (LPS), extent along it (mm, voxel centres + one voxel) and tubularity."""
+    if len(centred_lps) < 2:
+        coarsest = int(np.argmax(volume.spacing_mm[::-1]))  # x, y, z column of the coarsest axis
+        axis = volume.direction[:, coarsest].copy()
+        eigenvalues = np.zeros(3)
+    else:
+        eigenvalues, vectors = np.linalg.eigh(np.cov(centred_lps.T, bias=True))
+        axis = vectors[:, -1]
+    axis = axis * (1.0 if axis[np.argmax(np.abs(axis))] >= 0 else -1.0)
+    projection = centred_lps @ axis
+    length = float(projection.max() - projection.min()) + _voxel_extent_mm(axis, volume)
+    largest, second = eigenvalues[-1], eigenvalues[-2]
+    tubularity = float(1.0 - math.sqrt(max(second, 0.0) / largest)) if largest > 0 else 0.0
+    return axis, length, tubularity
+
+
+def _record_touching(candidates: list[Candidate], shape) -> None:
+    """``evidence["touches"]``: ids of the candidates 26-adjacent to each candidate."""
+    if not candidates:
+        return
+    all_flat = np.concatenate([c.flat_index for c in candidates])
+    all_ids = np.concatenate([np.full(c.voxel_count, c.id) for c in candidates])
+    order = np.argsort(all_flat)
+    all_flat, all_ids = all_flat[order], all_ids[order]
+    for candidate in candidates:
+        lo = np.maximum(np.asarray(candidate.bbox_zyx[:3]) - 1, 0)
+        hi = np.minimum(np.asarray(candidate.bbox_zyx[3:]) + 1, shape)
+        inside = np.zeros(tuple(int(v) for v in hi - lo), dtype=np.uint8)
+        inside[tuple((candidate.zyx(shape) - lo).T)] = 1
+        ring = np.argwhere((dilate_box(inside, (1, 1, 1)) > 0) & (inside == 0))
+        flat = np.ravel_multi_index(tuple((ring + lo).T), shape)
+        position = np.minimum(np.searchsorted(all_flat, flat), len(all_flat) - 1)
+        hit = all_flat[position] == flat
+        candidate.evidence["touches"] = sorted(set(all_ids[position[hit]].tolist()))

@@ -1,0 +1,102 @@
+"""The built-in anatomy answers in LPS, whatever the array orientation; crops and short series work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from cementseg.anatomy import build
+from cementseg.anatomy.class_maps import TOTAL
+from cementseg.volume import CTVolume, index_to_lps
+
+
+def _abdomen(totalseg_example) -> CTVolume:
+    return CTVolume.from_sitk(sitk.ReadImage(str(totalseg_example / "abdomen_ct.nii.gz")))
+
+
+def _flipped(volume: CTVolume, axis: int) -> CTVolume:
+    """The same patient with array axis ``axis`` (0 z, 1 y, 2 x) stored reversed."""
+    last = [0, 0, 0]
+    last[axis] = volume.shape[axis] - 1
+    direction = volume.direction.copy()
+    direction[:, 2 - axis] *= -1
+    return CTVolume(hu=np.flip(volume.hu, axis=axis).copy(), spacing_mm=volume.spacing_mm,
+                    origin_lps_mm=tuple(index_to_lps(volume.affine, last)), direction=direction)
+
+
+def _rows_and_columns_swapped(volume: CTVolume) -> CTVolume:
+    direction = volume.direction[:, [1, 0, 2]]
+    spacing = (volume.spacing_mm[0], volume.spacing_mm[2], volume.spacing_mm[1])
+    return CTVolume(hu=volume.hu.transpose(0, 2, 1).copy(), spacing_mm=spacing,
+                    origin_lps_mm=volume.origin_lps_mm, direction=direction)
+
+
+@pytest.fixture(scope="module")
+def reference(totalseg_example):
+    volume = _abdomen(totalseg_example)
+    return volume, build(volume)
+
+
+@pytest.mark.parametrize("reorient", ["flip_z", "flip_y", "flip_x", "swap_rows_columns"])
+def test_orientation_does_not_change_the_lps_answer(reference, reorient):
+    volume, anatomy = reference
+    other = {"flip_z": lambda v: _flipped(v, 0), "flip_y": lambda v: _flipped(v, 1),
+             "flip_x": lambda v: _flipped(v, 2), "swap_rows_columns": _rows_and_columns_swapped}[reorient](volume)
+    # the same voxel centres in LPS, stored differently
+    np.testing.assert_allclose(other.index_to_lps([0, 0, 0]) if reorient == "swap_rows_columns" else 0, 0 if
+                               reorient != "swap_rows_columns" else volume.index_to_lps([0, 0, 0]))
+    again = build(other)
+    np.testing.assert_allclose(again.affine, anatomy.affine, atol=1e-6)
+    assert again.vertebra_levels == anatomy.vertebra_levels
+    agree = np.mean(again.structures == anatomy.structures)
+    assert agree > 0.999
+    np.testing.assert_array_equal(again.vertebrae, anatomy.vertebrae)
+
+
+def _crop_z(volume: CTVolume, z0: int, z1: int) -> CTVolume:
+    return CTVolume(hu=volume.hu[z0:z1].copy(), spacing_mm=volume.spacing_mm,
+                    origin_lps_mm=tuple(volume.index_to_lps([z0, 0, 0])), direction=volume.direction)
+
+
+def test_three_vertebrae_crop(totalseg_example):
+    """L2-L4 only (no sacrum, no ribs): three bodies found, levels unknown and said why."""
+    volume = _abdomen(totalseg_example)
+    labels = sitk.GetArrayFromImage(sitk.ReadImage(str(totalseg_example / "abdomen_seg_v2_spine.nii.gz")))
+    code = {name: c for c, name in TOTAL.items()}
+    zs = np.nonzero(np.isin(labels, [code["vertebrae_L2"], code["vertebrae_L3"], code["vertebrae_L4"]]).any(axis=(1, 2)))[0]
+    # the NIfTI is read by SimpleITK with the same z order as CTVolume.from_sitk
+    crop = _crop_z(volume, zs[0] + 2, zs[-1] - 1)
+    anatomy = build(crop)
+    bodies = [v for v in np.unique(anatomy.vertebrae) if v]
+    assert len(bodies) == 3
+    assert set(anatomy.vertebra_levels.values()) == {None}
+    assert "levels unknown" in anatomy.level_note
+    # each body lies in a different TotalSegmentator vertebra, in order
+    crop_labels = labels[zs[0] + 2: zs[-1] - 1]
+    owners = []
+    for vid in sorted(bodies):
+        lps = anatomy.voxel_centres_lps(np.argwhere(anatomy.vertebrae == vid).mean(0))
+        zyx = np.rint(crop.lps_to_index(lps)).astype(int)
+        owners.append(int(crop_labels[tuple(zyx)]))
+    assert owners == [code["vertebrae_L4"], code["vertebrae_L3"], code["vertebrae_L2"]]
+
+
+def test_short_dicom_series_around_t12(totalseg_example):
+    """20 slices x 2 mm at T11-T12: bodies and canal found; levels only if they can be counted."""
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(totalseg_example / "dicom")))
+    volume = CTVolume.from_sitk(reader.Execute())
+    anatomy = build(volume)
+    assert anatomy.mask("spinal_canal").any()
+    assert len([v for v in np.unique(anatomy.vertebrae) if v]) >= 2
+    truth = sitk.ReadImage(str(totalseg_example / "dicom_seg_v2.nii.gz"))  # y stored flipped: physical match only
+    names = {c: n.removeprefix("vertebrae_") for c, n in TOTAL.items() if n.startswith("vertebrae_")}
+    truth_array = sitk.GetArrayFromImage(truth)
+    for vid, level in anatomy.vertebra_levels.items():
+        lps = anatomy.voxel_centres_lps(np.argwhere(anatomy.vertebrae == vid).mean(0))
+        xyz = truth.TransformPhysicalPointToIndex(tuple(float(c) for c in lps))
+        owner = names.get(int(truth_array[xyz[2], xyz[1], xyz[0]]))
+        assert level is None or level == owner, f"body {vid}: {level} vs TotalSegmentator {owner}"
+    if set(anatomy.vertebra_levels.values()) == {None}:
+        assert anatomy.level_note

@@ -1,0 +1,137 @@
+"""`cementseg scan`: outputs, exit codes and one-line errors.
+
+End to end on a phantom DICOM series (clean_fill at 3 mm, a negative control: no leak may be
+reported), and exit codes with a known set of findings (the hand-made scene of locate_scene.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from cementseg.cli import main
+from click.testing import CliRunner
+from locate_scene import anatomy_map, ball, box, candidate, volume_with
+
+import cementseg.pipeline
+from cementseg.findings import Findings
+from cementseg.locate import locate_findings
+from cementseg.pipeline import _input_block
+from cementseg.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def clean_fill_series(tmp_path_factory):
+    from cementseg.phantom import generate
+    from cementseg.phantom.writers import write_dicom_series
+
+    case = generate("clean_fill", seed=0, spacing_mm=(3.0, 3.0, 3.0))
+    folder = tmp_path_factory.mktemp("clean_fill") / "ct"
+    write_dicom_series(case.volume, folder, uid_seed="test/clean_fill", series_description="clean fill")
+    return folder, case
+
+
+def test_scan_writes_json_labels_and_out_folder_on_the_series_grid(clean_fill_series, tmp_path):
+    folder, case = clean_fill_series
+    labels_path = tmp_path / "labels.nii.gz"
+    result = CliRunner().invoke(
+        main,
+        [
+            "scan",
+            str(folder),
+            "--json",
+            "-",
+            "--labels",
+            str(labels_path),
+            "--out",
+            str(tmp_path / "out"),
+            "--fail-on",
+            "info",
+        ],
+    )
+    assert result.exit_code == 0, result.output  # no leak on the negative control
+    findings = json.loads(result.stdout)  # the verdict goes to stderr with --json -
+    assert findings["schema"] == "cementseg.findings/1"
+    assert findings["summary"]["leak_count"] == 0
+    assert findings["summary"]["cemented_levels"] == case.manifest["cemented_levels"]
+    assert findings["input"]["shape_zyx"] == list(case.volume.shape)
+    assert set(findings["timing_s"]) >= {"load", "candidates", "anatomy", "materials", "locate", "total"}
+
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(folder)))
+    series = reader.Execute()
+    for path in (labels_path, tmp_path / "out" / "labels.nii.gz"):
+        labels = sitk.ReadImage(str(path))
+        assert labels.GetSize() == series.GetSize()
+        assert np.allclose(labels.GetSpacing(), series.GetSpacing(), atol=1e-4)
+        assert np.allclose(labels.GetOrigin(), series.GetOrigin(), atol=1e-3)
+        assert np.allclose(labels.GetDirection(), series.GetDirection(), atol=1e-6)
+        ids = set(np.unique(sitk.GetArrayFromImage(labels)).tolist())
+        assert ids == {0} | {c["id"] for c in findings["components"]}
+    assert json.loads((tmp_path / "out" / "findings.json").read_text())["summary"] == findings["summary"]
+
+
+def test_scan_prints_a_table_and_a_verdict_or_only_the_verdict(clean_fill_series):
+    folder, case = clean_fill_series
+    result = CliRunner().invoke(main, ["scan", str(folder)])
+    assert result.exit_code == 0
+    assert "vertebral_body" in result.output and "No cement leak found" in result.output
+    quiet = CliRunner().invoke(main, ["scan", str(folder), "--quiet"])
+    assert quiet.output.strip().splitlines() == [
+        f"No cement leak found; cement in vertebral bodies: {', '.join(case.manifest['cemented_levels'])}."
+    ]
+
+
+def _scene_findings() -> Findings:
+    """Findings with a critical (spinal canal) and an info (disc) leak."""
+    fill = ball((24, 55, 50), 8)
+    canal = box((slice(22, 27), slice(60, 80), slice(48, 53)))
+    disc = box((slice(30, 42), slice(53, 57), slice(48, 52)))
+    volume = volume_with(fill | canal | disc)
+    components = locate_findings(
+        [candidate(volume, fill | canal | disc, 1)], volume, anatomy_map(), Settings()
+    )
+    return Findings(components, _input_block(volume, "scene"), Settings())
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "severity_of_canal", "exit_code"),
+    [
+        ("critical", "critical", 1),
+        ("warning", "critical", 1),
+        ("never", "critical", 0),
+        ("critical", "warning", 0),  # the canal leak configured down to warning: nothing critical left
+        ("info", "warning", 1),  # the disc leak is info
+    ],
+)
+def test_fail_on_sets_the_exit_code(monkeypatch, tmp_path, fail_on, severity_of_canal, exit_code):
+    findings = _scene_findings()
+    for c in findings.components:
+        if c.location == "spinal_canal":
+            c.severity = severity_of_canal
+    monkeypatch.setattr(cementseg.pipeline, "scan", lambda *args, **kwargs: findings)
+    result = CliRunner().invoke(main, ["scan", str(tmp_path), "--fail-on", fail_on, "--quiet"])
+    assert result.exit_code == exit_code, result.output
+    assert result.output.startswith("2 cement leak(s)")
+
+
+def test_input_and_usage_errors_are_one_line_with_their_exit_codes(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a CT")
+    result = CliRunner().invoke(main, ["scan", str(tmp_path)])
+    assert result.exit_code == 3
+    assert result.output.startswith("cementseg: error:") and len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+    assert CliRunner().invoke(main, ["scan", str(tmp_path / "absent")]).exit_code == 2
+    assert CliRunner().invoke(main, ["scan", str(tmp_path), "--fail-on", "sometimes"]).exit_code == 2
+
+
+def test_internal_errors_exit_4_without_traceback(monkeypatch, tmp_path):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cementseg.pipeline, "scan", broken)
+    result = CliRunner().invoke(main, ["scan", str(tmp_path)])
+    assert result.exit_code == 4
+    assert result.output.strip() == "cementseg: internal error: ZeroDivisionError: division by zero"
