@@ -71,6 +71,7 @@ def _check_bodies(case, anatomy, min_body, min_edge, min_mean) -> None:
 
 @pytest.mark.parametrize(("scenario", "spacing_mm"), [("clean_fill", (3.0, 3.0, 3.0)),
                                                       ("ivc_and_pulmonary", (3.0, 3.0, 3.0)),
+                                                      ("intradural", (3.0, 3.0, 3.0)),
                                                       ("hardware_no_cement", (2.0, 1.5, 1.5))])
 def test_bodies_levels_and_canal_match_the_phantom(scenario, spacing_mm):
     case = generate(scenario, seed=3, spacing_mm=spacing_mm)
