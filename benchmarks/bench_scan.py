@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -28,56 +27,76 @@ from pathlib import Path
 SHAPE = (600, 512, 512)
 SPACING_MM = (0.8, 0.7, 0.7)
 
-SITK_LOAD = """
+# Each child reports its own peak RSS (VmHWM of its exec'd image): ru_maxrss from wait4 would
+# also count the benchmark's own memory, which a forked child inherits before exec.
+PEAK_RSS = """
+print("VmHWM_kB=" + next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")))
+"""
+
+SITK_LOAD = (
+    """
 import sys, SimpleITK as sitk
 reader = sitk.ImageSeriesReader()
 reader.SetFileNames(reader.GetGDCMSeriesFileNames(sys.argv[1]))
 image = reader.Execute()
 assert image.GetSize()[2] == int(sys.argv[2])
 """
+    + PEAK_RSS
+)
 
-CEMENTSEG_SCAN = """
+CEMENTSEG_SCAN = (
+    """
 import sys
 from cementseg.cli import main
-main(["scan", sys.argv[1], "--json", sys.argv[2], "--quiet", "--fail-on", "never"])
+main(["scan", sys.argv[1], "--json", sys.argv[2], "--quiet", "--fail-on", "never"], standalone_mode=False)
 """
+    + PEAK_RSS
+)
 
 
-def write_series(folder: Path, scenario: str) -> None:
+def write_series(folder: Path, scenario: str, shape: tuple[int, int, int]) -> None:
     from cementseg.phantom import generate
     from cementseg.phantom.writers import write_dicom_series
 
-    case = generate(scenario, seed=0, spacing_mm=SPACING_MM, shape=SHAPE)
-    write_dicom_series(case.volume, folder, uid_seed=f"bench/{scenario}", series_description=f"BENCH {scenario}")
+    case = generate(scenario, seed=0, spacing_mm=SPACING_MM, shape=shape)
+    write_dicom_series(
+        case.volume, folder, uid_seed=f"bench/{scenario}", series_description=f"BENCH {scenario}"
+    )
     leaks = case.manifest["leaks"]
-    print(f"phantom {scenario}: {SHAPE} voxels of {SPACING_MM} mm, {len(leaks)} leak(s) in the truth")
+    print(
+        f"phantom {scenario}: {shape} voxels of {SPACING_MM} mm, {len(leaks)} leak(s) in the truth",
+        flush=True,
+    )
 
 
 def run_child(code: str, *args: str) -> tuple[float, int]:
     """(wall seconds, peak RSS bytes) of ``python -c code args`` in its own process."""
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", code, *args])
-    _, status, usage = os.wait4(process.pid, 0)
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"child failed with exit {process.returncode}: {code.strip().splitlines()[-1]}")
-    return seconds, usage.ru_maxrss * 1024  # Linux reports kB
+    if result.returncode != 0:
+        raise SystemExit(f"child failed with exit {result.returncode}: {result.stderr.strip()[-500:]}")
+    peak_kb = int(
+        next(line for line in result.stdout.splitlines() if line.startswith("VmHWM_kB=")).split("=")[1]
+    )
+    return seconds, peak_kb * 1024
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scenario", default="ivc_and_pulmonary")
+    parser.add_argument("--shape", nargs=3, type=int, default=SHAPE, metavar=("Z", "Y", "X"))
     options = parser.parse_args()
-    volume_bytes = 2 * SHAPE[0] * SHAPE[1] * SHAPE[2]
+    shape = tuple(options.shape)
+    volume_bytes = 2 * shape[0] * shape[1] * shape[2]
     with tempfile.TemporaryDirectory(prefix="cementseg-bench-") as tmp:
         series = Path(tmp) / "series"
-        write_series(series, options.scenario)
+        write_series(series, options.scenario, shape)
         out = Path(tmp) / "findings.json"
         sitk_runs, scan_runs = [], []
         for round_number in range(options.rounds):
-            sitk_runs.append(run_child(SITK_LOAD, str(series), str(SHAPE[0])))
+            sitk_runs.append(run_child(SITK_LOAD, str(series), str(shape[0])))
             scan_runs.append(run_child(CEMENTSEG_SCAN, str(series), str(out)))
             print(
                 f"round {round_number + 1}: sitk load {sitk_runs[-1][0]:.2f} s, cementseg scan {scan_runs[-1][0]:.2f} s",

@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +37,6 @@ class Row:
     negative: bool
     scores: list = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 def run_case(scenario: str, spacing_mm: float, seed: int):
@@ -80,12 +80,12 @@ def run_real(plan: str, seed: int):
     )
 
 
-def attempt(row: Row, name: str, run, *args) -> None:
-    """Score one case into ``row``; a crash is a failure of the row, not of the whole report."""
+def attempt(run, *args):
+    """A score, or the one-line reason the case crashed (the report goes on without it)."""
     try:
-        row.scores.append(run(*args))
+        return run(*args)
     except Exception as error:  # the report must say which case broke and how, then go on
-        row.failures.append(f"{name}: scan failed: {type(error).__name__}: {error}")
+        return f"scan failed: {type(error).__name__}: {error}"
 
 
 def score_row(row: Row) -> None:
@@ -118,6 +118,26 @@ def table(rows: list[Row]) -> list[str]:
             f"| {'pass' if not row.failures else 'FAIL'} |"
         )
     return lines
+
+
+def _assemble(plan, results, seeds) -> list[Row]:
+    """The rows whose every seed has finished, scored (rows fill in place, in plan order)."""
+    done = []
+    for index, (row, _, _args) in enumerate(plan):
+        if row.scores or row.failures:
+            done.append(row)
+            continue
+        if not all((index, seed) in results for seed in seeds):
+            continue
+        for seed in seeds:
+            outcome = results[(index, seed)]
+            if isinstance(outcome, str):
+                row.failures.append(f"{row.scenario} {row.spacing} mm seed {seed}: {outcome}")
+            else:
+                row.scores.append(outcome)
+        score_row(row)
+        done.append(row)
+    return done
 
 
 def write_report(rows: list[Row], path: Path, command: str, seconds: float) -> None:
@@ -171,32 +191,34 @@ def main() -> None:
     parser.add_argument("--no-real", action="store_true", help="skip the real CT with inserted cement")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "validation.md")
     parser.add_argument("--json", type=Path, help="also write every score as JSON")
+    parser.add_argument("--jobs", type=int, default=2, help="cases scanned in parallel (processes)")
     options = parser.parse_args()
     started = time.perf_counter()
-    rows = []
-    for scenario in options.scenarios:
-        for spacing in options.spacings:
-            row = Row(scenario, f"{spacing:g}", scenario in NEGATIVE_CONTROLS)
-            t0 = time.perf_counter()
-            for seed in options.seeds:
-                attempt(row, f"{scenario} {spacing:g} mm seed {seed}", run_case, scenario, spacing, seed)
-            row.seconds = time.perf_counter() - t0
-            score_row(row)
-            rows.append(row)
-            print(
-                f"{scenario} {spacing:g} mm: {'pass' if not row.failures else 'FAIL'} ({row.seconds:.0f} s)",
-                flush=True,
-            )
+    command = ("python benchmarks/validate.py " + " ".join(sys.argv[1:])).strip()
+    plan = [
+        (Row(scenario, f"{spacing:g}", scenario in NEGATIVE_CONTROLS), run_case, (scenario, spacing))
+        for scenario in options.scenarios
+        for spacing in options.spacings
+    ]
     if not options.no_real and REAL_CT.is_dir():
-        for plan in REAL_PLANS:
-            row = Row(f"real abdomen + {plan}", "3 (as acquired)", plan == "clean_fill")
-            for seed in options.seeds:
-                attempt(row, f"real abdomen + {plan} seed {seed}", run_real, plan, seed)
-            score_row(row)
-            rows.append(row)
-            print(f"real + {plan}: {'pass' if not row.failures else 'FAIL'}", flush=True)
-    command = "python benchmarks/validate.py " + " ".join(sys.argv[1:])
-    write_report(rows, options.out, command.strip(), time.perf_counter() - started)
+        plan += [
+            (Row(f"real abdomen + {name}", "3 (as acquired)", name == "clean_fill"), run_real, (name,))
+            for name in REAL_PLANS
+        ]
+    rows = [row for row, _, _ in plan]
+    results: dict[tuple[int, int], object] = {}
+    with ProcessPoolExecutor(max_workers=options.jobs) as pool:
+        futures = {
+            pool.submit(attempt, run, *args, seed): (index, seed)
+            for index, (_, run, args) in enumerate(plan)
+            for seed in options.seeds
+        }
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            done = _assemble(plan, results, options.seeds)
+            print(f"{len(results)}/{len(futures)} cases ({time.perf_counter() - started:.0f} s)", flush=True)
+            write_report(done, options.out, command + "  (in progress)", time.perf_counter() - started)
+    write_report(rows, options.out, command, time.perf_counter() - started)
     if options.json:
         options.json.write_text(json.dumps([s.to_dict() for r in rows for s in r.scores], indent=1))
     print(f"wrote {options.out}")

@@ -166,6 +166,7 @@ class _Part:
     min_outside_mm: float
     votes: dict[int, int]
     neighbours: set[int]
+    rule: str | None = None  # why a shape/position rule chose the location, when one did
 
 
 class SpineContext:
@@ -196,6 +197,8 @@ class SpineContext:
         self.canal_depth_mm = settings.canal_depth_mm
         self.lung_probe_mm = settings.lung_probe_mm
         self.disc_max_mm = settings.disc_max_mm
+        self.foramen_lateral_mm = settings.foramen_lateral_mm
+        self.foramen_depth_mm = settings.foramen_depth_mm
         if not self.has_bodies:
             self.box_lo = np.zeros(3, int)
             self.signed_mm = None
@@ -299,7 +302,10 @@ class SpineContext:
         unsure = np.flatnonzero(np.isin(codes, list(_GENERIC | {LOCATION_CODES["needle_tract"]})))
         if self.has_bodies and unsure.size:
             lps = self.ct_lps(ct_zyx[unsure])
-            codes[unsure[self.in_canal_region(lps)]] = LOCATION_CODES["spinal_canal"]
+            generic = np.isin(codes[unsure], list(_GENERIC))
+            canal, foramen = self.behind_body(lps)
+            codes[unsure[canal]] = LOCATION_CODES["spinal_canal"]
+            codes[unsure[foramen & generic]] = LOCATION_CODES["neural_foramen"]
             codes[unsure[self.beyond_endplate(lps)]] = LOCATION_CODES["intradiscal"]
         return codes
 
@@ -323,26 +329,33 @@ class SpineContext:
             inside_outline[rows] = radial <= 0.8**2
         return vertical & inside_outline & (distance <= self.disc_max_mm)
 
-    def in_canal_region(self, lps: np.ndarray) -> np.ndarray:
-        """True where an LPS point lies in the midline just behind its nearest vertebral body.
+    def behind_body(self, lps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(in the spinal canal, in a neural foramen) by place, for LPS points.
 
-        Cement filling the canal hides it from the anatomy map (no CSF-dense lumen left to find),
-        so the canal is also taken from its place: within `canal_half_width_mm` of the midline and
-        up to `canal_depth_mm` behind the body's posterior surface.
+        Cement filling the canal or a foramen hides it from an HU-based map (no CSF- or fat-dense
+        space left to find), so both are also taken from their place behind the nearest body:
+        the canal within `canal_half_width_mm` of the midline and up to `canal_depth_mm` behind
+        the posterior surface; a foramen lateral to that, up to `foramen_lateral_mm` from the
+        midline and `foramen_depth_mm` behind the surface.
         """
         _, ids = self.nearest_body(lps)
-        inside = np.zeros(len(lps), bool)
+        canal = np.zeros(len(lps), bool)
+        foramen = np.zeros(len(lps), bool)
         for body in np.unique(ids):
             rows = ids == body
             centre, half_depth = self.body_centres[int(body)], self.body_half_depth_mm[int(body)]
-            right = -(lps[rows, 0] - centre[0])
+            side = np.abs(lps[rows, 0] - centre[0])
             behind = lps[rows, 1] - centre[1] - half_depth
-            inside[rows] = (
-                (np.abs(right) <= self.canal_half_width_mm)
-                & (behind >= 0.0)
-                & (behind <= self.canal_depth_mm)
+            canal[rows] = (
+                (side <= self.canal_half_width_mm) & (behind >= 0.0) & (behind <= self.canal_depth_mm)
             )
-        return inside
+            foramen[rows] = (
+                (side > self.canal_half_width_mm)
+                & (side <= self.foramen_lateral_mm)
+                & (behind >= 0.0)
+                & (behind <= self.foramen_depth_mm)
+            )
+        return canal, foramen
 
     def shares_around(self, lps: np.ndarray) -> dict[str, float]:
         """Share of each structure at points `lung_probe_mm` around some LPS points.
@@ -369,12 +382,12 @@ class SpineContext:
         return self.levels.get(int(body_id)) if body_id else None
 
     def spine_offset_mm(self, lps: np.ndarray, body_id: int) -> np.ndarray | None:
-        """(right, anterior, cranial) mm of an LPS point from the centre of vertebral body ``body_id``."""
+        """(right, anterior, cranial) mm of LPS points (3,) or (n, 3) from the centre of body ``body_id``."""
         centre = self.body_centres.get(int(body_id)) if self.has_bodies else None
         if centre is None:
             return None
         delta = np.asarray(lps) - centre
-        return np.array([-delta[0], -delta[1], delta[2]])
+        return np.stack([-delta[..., 0], -delta[..., 1], delta[..., 2]], axis=-1)
 
 
 def component_stats(volume: CTVolume, flat_index: np.ndarray) -> dict:
@@ -430,6 +443,8 @@ def _split_cement(
     crop = np.zeros(tuple(zyx.max(0) - lo + 1), dtype=np.uint16)
     cement_fraction = candidate.cement_fraction
     parts = _merged_parts(crop, local, codes, leak_codes, outside, cement_fraction, volume, spine, settings)
+    if spine.has_bodies:
+        _split_off_ivc_casts(parts, zyx, outside, leak_codes, volume, spine, settings)
     fill_of_part = {label: part.code - FILL_CODE for label, part in parts.items() if part.code >= FILL_CODE}
     source_of_part = _sources_by_connectivity(parts, fill_of_part)
     components = []
@@ -503,6 +518,54 @@ def _merged_parts(
             return parts
     log.info("part merging did not settle; reporting the last partition")
     return parts
+
+
+def _split_off_ivc_casts(parts: dict[int, _Part], zyx, outside, leak_codes, volume, spine, settings) -> None:
+    """Cut a thin cranio-caudal cast in the IVC region off a generic part that leads to it.
+
+    Cement that leaves the body through the paravertebral plexus and runs up the IVC is one
+    connected mass; when the map has no IVC there, its plexus and IVC stretches share one
+    generic part. The voxels far enough in front of the body and to its right are tested as a
+    cast on their own; if they are one, they become an IVC part.
+    """
+    for label, part in list(parts.items()):
+        if part.code not in _GENERIC:
+            continue
+        lps = spine.ct_lps(zyx[part.flat_index])
+        body = int(spine.nearest_body(lps.mean(axis=0, keepdims=True))[1][0])
+        offset = spine.spine_offset_mm(lps, body)
+        if offset is None:
+            continue
+        in_front = offset[:, 1] - spine.body_half_depth_mm[body]
+        region = (offset[:, 0] >= 10.0) & (in_front >= settings.ivc_min_front_mm)
+        if region.all() or region.sum() < 2:
+            continue  # all of it or none of it: the part's own shape decides
+        flat = np.ravel_multi_index(tuple(zyx[part.flat_index[region]].T), volume.shape)
+        stats = component_stats(volume, flat)
+        cast = (
+            abs(stats["principal_axis_lps"][2]) >= 0.7
+            and stats["length_mm"] >= settings.ivc_min_length_mm
+            and thickness_mm(volume, flat) <= settings.venous_max_thickness_mm
+        )
+        if not cast:
+            continue
+        members = part.flat_index[region]
+        new_label = max(parts) + 1
+        codes, counts = np.unique(leak_codes[members], return_counts=True)
+        parts[new_label] = _Part(
+            code=LOCATION_CODES["inferior_vena_cava"],
+            flat_index=members,
+            max_outside_mm=float(outside[members].max()),
+            min_outside_mm=float(outside[members].min()),
+            votes={int(c): int(n) for c, n in zip(codes, counts, strict=True)},
+            neighbours={label},
+            rule=(
+                f"thin cranio-caudal cast {stats['length_mm']:.0f} mm long in front of and right of the "
+                "vertebral body (IVC region), continuous with paravertebral cement"
+            ),
+        )
+        part.flat_index = part.flat_index[~region]
+        part.neighbours = part.neighbours | {new_label}
 
 
 def _describe_parts(labels, voxel_label, codes, leak_codes, outside) -> dict[int, _Part]:
@@ -637,6 +700,8 @@ def _refine_location(
 ):
     """(location name, rule reason or None) from the voxels' votes, then shape and position."""
     code = part.code
+    if part.rule:
+        return LOCATIONS[code], part.rule
     if code == LOCATION_CODES["needle_tract"] and not connected:
         code = LOCATION_CODES["other"]  # a needle tract starts in the fill; this is something else
     if code not in _GENERIC:

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 from .anatomy.anatomy_map import AnatomyMap
+from .anatomy.totalseg_checks import record_anatomy_sources
+from .errors import SettingsError
 from .findings import Findings
 from .settings import Settings
 from .volume import CTVolume
@@ -24,6 +26,8 @@ def scan(
     series: str | None = None,
     anatomy: str | Path | AnatomyMap | None = None,
     settings: Settings | None = None,
+    anatomy_engine: str = "builtin",
+    anatomy_cache_dir: str | Path | None = None,
     **setting_overrides,
 ) -> Findings:
     """Find bone cement on a CT and say, for every part outside a vertebral body, where it went.
@@ -33,6 +37,9 @@ def scan(
         series: SeriesInstanceUID to load when the path holds several series.
         anatomy: an external anatomy map (TotalSegmentator-layout path, or an `AnatomyMap`);
             None builds the anatomy from the CT itself.
+        anatomy_engine: with no ``anatomy``: "builtin" (default) or "totalsegmentator" (run it
+            when installed with its weights, else AnatomyEngineUnavailable; docs/totalsegmentator.md).
+        anatomy_cache_dir: where TotalSegmentator's output is cached (keyed by series UID).
         settings: tunables; ``setting_overrides`` change single values (``seed_hu=1500``).
 
     Returns:
@@ -67,9 +74,10 @@ def scan(
     from .segment import find_candidates
 
     candidates = timed("candidates", find_candidates, volume, settings)
-    anatomy_map = timed("anatomy", _anatomy_for, volume, anatomy, settings)
+    anatomy_map = timed("anatomy", _anatomy_for, volume, anatomy, settings, anatomy_engine, anatomy_cache_dir)
     timed("materials", classify_materials, candidates, volume, anatomy_map, settings)
     components = timed("locate", locate_findings, candidates, volume, anatomy_map, settings)
+    source_warnings = record_anatomy_sources(components, volume, anatomy_map, settings)  # issue 5
     timing["total"] = time.perf_counter() - started
     log.info(
         "scan of %s: %d components in %.2f s",
@@ -83,18 +91,28 @@ def scan(
         settings=settings,
         timing_s=timing,
         anatomy_source=dict(anatomy_map.source),
-        warnings=list(anatomy_map.warnings) + ([anatomy_map.level_note] if anatomy_map.level_note else []),
+        warnings=list(anatomy_map.warnings)
+        + ([anatomy_map.level_note] if anatomy_map.level_note else [])
+        + source_warnings,
     )
 
 
-def _anatomy_for(volume: CTVolume, anatomy, settings: Settings) -> AnatomyMap:
+def _anatomy_for(volume: CTVolume, anatomy, settings: Settings, engine: str = "builtin", cache_dir=None) -> AnatomyMap:
+    from .anatomy.totalsegmentator import ENGINES, engine_anatomy
+
+    if engine not in ENGINES:
+        raise SettingsError(f"unknown anatomy engine {engine!r}; choose {' or '.join(ENGINES)}")
+    if anatomy is not None and engine != "builtin":
+        raise SettingsError("give either an anatomy map or --anatomy-engine totalsegmentator, not both")
     if isinstance(anatomy, AnatomyMap):
         return anatomy
     from . import anatomy as anatomy_providers
 
-    if anatomy is None:
-        return anatomy_providers.build(volume, settings)
-    return anatomy_providers.load_external(anatomy, volume)
+    if anatomy is not None:
+        return anatomy_providers.load_external(anatomy, volume, settings)
+    if engine == "totalsegmentator":
+        return engine_anatomy(volume, settings, cache_dir)
+    return anatomy_providers.build(volume, settings)
 
 
 def _input_block(volume: CTVolume, source) -> dict:

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -147,6 +148,81 @@ def find_candidates(volume: CTVolume, settings: Settings) -> list[Candidate]:
     return candidates
 
 
+def _threshold(hu: np.ndarray, level: float, out: np.ndarray) -> None:
+    """``out &= hu >= level`` slab by slab (no full-size temporary)."""
+    for z in range(0, hu.shape[0], _SLAB):
+        out[z : z + _SLAB] &= hu[z : z + _SLAB] >= level
+
+
+def _hysteresis_mask(hu, seed_hu, grow_hu, reach_voxels, exclude) -> np.ndarray:
+    """Voxels >= grow_hu within a box of ``reach_voxels`` of a voxel >= seed_hu, outside ``exclude``."""
+    mask = np.ones(hu.shape, dtype=bool)
+    if exclude is not None:
+        np.logical_not(exclude, out=mask)
+    _threshold(hu, seed_hu, mask)
+    dilate_box_in_place(mask, reach_voxels)  # in place: no second full-size mask
+    _threshold(hu, grow_hu, mask)
+    if exclude is not None:
+        mask &= ~exclude
+    return mask
+
+
+def _components(mask, hu, seed_hu, min_voxels) -> list[np.ndarray]:
+    """Flat indices (into the full array) of each 26-connected component that holds a seed.
+
+    cc3d labels one slab of slices at a time (its label volume stays slab-sized); labels
+    that touch across a slab boundary are joined with a sparse graph.
+    """
+    nz, ny, nx = mask.shape
+    flats, provisional, links = [], [], []
+    count, previous_plane = 0, None
+    for z0 in range(0, nz, _LABEL_SLAB):
+        labels, n = cc3d.connected_components(mask[z0 : z0 + _LABEL_SLAB], connectivity=26, return_N=True)
+        if n == 0:
+            previous_plane = None
+            continue
+        local = np.flatnonzero(labels)
+        flats.append(local + z0 * ny * nx)
+        provisional.append(labels.reshape(-1)[local].astype(np.int64) + (count - 1))
+        first_plane = labels[0].astype(np.int64) + (count - 1)
+        first_plane[labels[0] == 0] = -1
+        if previous_plane is not None:
+            links.append(_plane_links(previous_plane, first_plane))
+        previous_plane = labels[-1].astype(np.int64) + (count - 1)
+        previous_plane[labels[-1] == 0] = -1
+        count += n
+    if count == 0:
+        return []
+    flat = np.concatenate(flats)
+    pairs = np.concatenate(links, axis=1) if links else np.zeros((2, 0), dtype=np.int64)
+    graph = coo_matrix((np.ones(pairs.shape[1], dtype=np.int8), (pairs[0], pairs[1])), shape=(count, count))
+    _, component_of = connected_components(graph, directed=False)
+    component = component_of[np.concatenate(provisional)]
+    order = np.argsort(component, kind="stable")
+    flat, component = flat[order], component[order]
+    starts = np.flatnonzero(np.r_[True, component[1:] != component[:-1]])
+    peak_hu = np.maximum.reduceat(hu.reshape(-1)[flat], starts)
+    sizes = np.diff(np.r_[starts, flat.size])
+    return [
+        flat[start : start + size]
+        for start, size, peak in zip(starts, sizes, peak_hu, strict=True)
+        if size >= min_voxels and peak >= seed_hu
+    ]
+
+
+def _plane_links(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """(2, n) pairs of labels 26-adjacent across two consecutive planes (-1 = background)."""
+    ny, nx = upper.shape
+    pairs = []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            a = upper[max(dy, 0) : ny + min(dy, 0), max(dx, 0) : nx + min(dx, 0)]
+            b = lower[max(-dy, 0) : ny + min(-dy, 0), max(-dx, 0) : nx + min(-dx, 0)]
+            both = (a >= 0) & (b >= 0)
+            pairs.append(np.stack([a[both], b[both]]))
+    return np.unique(np.concatenate(pairs, axis=1), axis=1)
+
+
 def _metal_core_hu(hu: np.ndarray, settings: Settings) -> float:
     """Saturated voxels on a 12-bit scale; beyond any PMMA on an extended one."""
     extended = hu.size and float(hu.max()) > settings.hu_ceiling_12bit + 1
@@ -209,90 +285,35 @@ def _box_components(mask: np.ndarray, lo: np.ndarray, hu: np.ndarray, seed_hu: f
 
 
 def dilate_box(mask: np.ndarray, radius_voxels) -> np.ndarray:
-    """uint8 dilation of a uint8 ``mask`` by a box of half-widths ``radius_voxels`` (z, y, x)."""
+    """Dilation of a uint8/bool ``mask`` by a box of half-widths ``radius_voxels`` (z, y, x); a new array."""
     out = mask.copy()
-    for axis, r in enumerate(radius_voxels):
-        if r > 0:
-            ndi.maximum_filter1d(out, 2 * int(r) + 1, axis=axis, output=out, mode="constant")
+    dilate_box_in_place(out, radius_voxels)
     return out
 
 
-def _threshold(hu: np.ndarray, level: float, out: np.ndarray) -> None:
-    """``out &= hu >= level`` slab by slab (no full-size temporary)."""
-    for z in range(0, hu.shape[0], _SLAB):
-        out[z : z + _SLAB] &= hu[z : z + _SLAB] >= level
+def dilate_box_in_place(mask: np.ndarray, radius_voxels) -> None:
+    """Box dilation in place, slice by slice: along z over a window of slices, then in-plane.
 
-
-def _hysteresis_mask(hu, seed_hu, grow_hu, reach_voxels, exclude) -> np.ndarray:
-    """Voxels >= grow_hu within a box of ``reach_voxels`` of a voxel >= seed_hu, outside ``exclude``."""
-    mask = np.ones(hu.shape, dtype=bool)
-    if exclude is not None:
-        np.logical_not(exclude, out=mask)
-    _threshold(hu, seed_hu, mask)
-    reach = mask.view(np.uint8)
-    for axis, r in enumerate(reach_voxels):
-        if r > 0:  # in place: no second full-size mask
-            ndi.maximum_filter1d(reach, 2 * r + 1, axis=axis, output=reach, mode="constant")
-    _threshold(hu, grow_hu, mask)
-    if exclude is not None:
-        mask &= ~exclude
-    return mask
-
-
-def _components(mask, hu, seed_hu, min_voxels) -> list[np.ndarray]:
-    """Flat indices (into the full array) of each 26-connected component that holds a seed.
-
-    cc3d labels one slab of slices at a time (its label volume stays slab-sized); labels
-    that touch across a slab boundary are joined with a sparse graph.
+    Walking the slices keeps the extra memory to a few slices and the access contiguous (a
+    maximum filter along z over the whole array is several times slower).
     """
-    nz, ny, nx = mask.shape
-    flats, provisional, links = [], [], []
-    count, previous_plane = 0, None
-    for z0 in range(0, nz, _LABEL_SLAB):
-        labels, n = cc3d.connected_components(mask[z0 : z0 + _LABEL_SLAB], connectivity=26, return_N=True)
-        if n == 0:
-            previous_plane = None
-            continue
-        local = np.flatnonzero(labels)
-        flats.append(local + z0 * ny * nx)
-        provisional.append(labels.reshape(-1)[local].astype(np.int64) + (count - 1))
-        first_plane = labels[0].astype(np.int64) + (count - 1)
-        first_plane[labels[0] == 0] = -1
-        if previous_plane is not None:
-            links.append(_plane_links(previous_plane, first_plane))
-        previous_plane = labels[-1].astype(np.int64) + (count - 1)
-        previous_plane[labels[-1] == 0] = -1
-        count += n
-    if count == 0:
-        return []
-    flat = np.concatenate(flats)
-    pairs = np.concatenate(links, axis=1) if links else np.zeros((2, 0), dtype=np.int64)
-    graph = coo_matrix((np.ones(pairs.shape[1], dtype=np.int8), (pairs[0], pairs[1])), shape=(count, count))
-    _, component_of = connected_components(graph, directed=False)
-    component = component_of[np.concatenate(provisional)]
-    order = np.argsort(component, kind="stable")
-    flat, component = flat[order], component[order]
-    starts = np.flatnonzero(np.r_[True, component[1:] != component[:-1]])
-    peak_hu = np.maximum.reduceat(hu.reshape(-1)[flat], starts)
-    sizes = np.diff(np.r_[starts, flat.size])
-    return [
-        flat[start : start + size]
-        for start, size, peak in zip(starts, sizes, peak_hu, strict=True)
-        if size >= min_voxels and peak >= seed_hu
-    ]
-
-
-def _plane_links(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """(2, n) pairs of labels 26-adjacent across two consecutive planes (-1 = background)."""
-    ny, nx = upper.shape
-    pairs = []
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            a = upper[max(dy, 0) : ny + min(dy, 0), max(dx, 0) : nx + min(dx, 0)]
-            b = lower[max(-dy, 0) : ny + min(-dy, 0), max(-dx, 0) : nx + min(-dx, 0)]
-            both = (a >= 0) & (b >= 0)
-            pairs.append(np.stack([a[both], b[both]]))
-    return np.unique(np.concatenate(pairs, axis=1), axis=1)
+    rz, ry, rx = (int(r) for r in radius_voxels)
+    earlier: deque[np.ndarray] = deque()  # original (undilated) slices z - rz .. z - 1
+    nz = mask.shape[0]
+    for z in range(nz):
+        original = mask[z].copy()
+        merged = original.copy()
+        for previous in earlier:
+            merged |= previous
+        for k in range(1, rz + 1):
+            if z + k < nz:
+                merged |= mask[z + k]
+        if ry or rx:
+            merged = ndi.maximum_filter(merged, size=(2 * ry + 1, 2 * rx + 1), mode="constant")
+        mask[z] = merged
+        earlier.append(original)
+        if len(earlier) > rz:
+            earlier.popleft()
 
 
 def candidate_from_voxels(candidate_id: int, flat_index: np.ndarray, volume: CTVolume) -> Candidate:

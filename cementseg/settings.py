@@ -83,6 +83,8 @@ class Settings:
     #: a saturated straight cylinder this tubular and long (mm) is a screw or rod
     metal_min_tubularity: float = 0.75
     metal_min_rod_length_mm: float = 20.0
+    #: ... or at least this many times as long as it is wide
+    metal_min_elongation: float = 3.0
     #: fraction of dark streak voxels around a saturated candidate that means metal
     metal_min_streak_fraction: float = 0.08
     #: inside a vertebral body, a compact mass at the HU ceiling or a dense piece touching
@@ -157,6 +159,10 @@ class Settings:
     #: depth (mm) behind the vertebral body's posterior surface
     canal_half_width_mm: float = 7.0
     canal_depth_mm: float = 18.0
+    #: a neural foramen by position: lateral to the canal up to this far from the midline (mm) and
+    #: up to this deep behind the body (mm)
+    foramen_lateral_mm: float = 25.0
+    foramen_depth_mm: float = 15.0
     #: cement straight above or below a body, within its outline and this close (mm), is in the disc
     disc_max_mm: float = 12.0
     #: cement not connected to the spine with at least this share of lung (heart) `lung_probe_mm`
@@ -175,6 +181,22 @@ class Settings:
     report_3d_bone_hu: float = 250.0
     #: at most this many key images (leaks first, most severe first); the table lists all findings
     report_max_key_images: int = 24
+
+    # --- TotalSegmentator anatomy (owner: cementseg/anatomy/totalsegmentator.py, docs/totalsegmentator.md)
+    #: --anatomy-engine totalsegmentator: the 3 mm `--fast` model instead of the 1.5 mm one
+    totalseg_fast: bool = False
+    #: device for TotalSegmentator: auto (GPU if present), gpu, cpu or mps
+    totalseg_device: str = "auto"
+    #: cross-check TotalSegmentator's level names with the built-in count (runs the built-in spine too)
+    totalseg_level_crosscheck: bool = True
+    #: a vertebra label piece apart from its largest is a split when at least this big (mL) and this
+    #: share of the largest piece
+    totalseg_split_min_ml: float = 1.0
+    totalseg_split_min_share: float = 0.15
+    #: consecutive vertebra labels further apart than this times the median step leave a vertebra out
+    totalseg_gap_factor: float = 1.6
+    #: confidence of a finding whose level (or source vertebra) is in doubt is multiplied by this
+    totalseg_doubt_confidence_factor: float = 0.5
 
     def __post_init__(self) -> None:
         if self.grow_hu > self.seed_hu:

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from cementseg.evaluate import score_files, summarise
-
 from .common import one_line_errors
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -43,6 +41,8 @@ def evaluate_command(paths, manifest, instances, min_leak_ml, json_out, **names)
 
     Truth labels: 1 intended fill, 2-12 leak locations, 20 metal, 21 contrast, 22 calcification.
     """
+    from cementseg.evaluate import score_files, summarise  # scipy and cc3d only when scoring
+
     if len(paths) == 3:
         scores = [score_files(*paths, manifest=manifest, min_leak_ml=min_leak_ml, truth_instances=instances)]
     elif len(paths) == 1 and paths[0].is_dir():
@@ -85,6 +85,8 @@ def _cases(folder: Path, findings_name: str) -> list[Path]:
 def _score_folder(
     case: Path, min_leak_ml, findings_name, labels_name, truth_name, manifest_name, instances_name
 ):
+    from cementseg.evaluate import score_files
+
     def optional(name: str) -> Path | None:
         return case / name if (case / name).is_file() else None
 

@@ -41,6 +41,15 @@ FAIL_ON = ("critical", "warning", "info", "never")
     type=click.Path(exists=True, path_type=Path),
     help="External anatomy map (TotalSegmentator layout) instead of the built-in one.",
 )
+@click.option(  # issue 5: docs/totalsegmentator.md
+    "--anatomy-engine",
+    type=click.Choice(["builtin", "totalsegmentator"]),
+    default="builtin",
+    show_default=True,
+    help="Anatomy from the built-in engine, or from TotalSegmentator when it and its weights are "
+    "installed (never downloaded); its output is cached next to the scan output.",
+)
+@click.option("--totalseg-fast", is_flag=True, help="With --anatomy-engine totalsegmentator: its 3 mm --fast model.")
 @click.option(
     "--fail-on",
     type=click.Choice(FAIL_ON),
@@ -52,7 +61,8 @@ FAIL_ON = ("critical", "warning", "info", "never")
 @report_options  # --report --png --csv --dicom-seg --dicom-sr (issue 6)
 @one_line_errors
 def scan_command(
-    path, series, json_out, labels_out, out_dir, anatomy, fail_on, quiet, **report_outputs
+    path, series, json_out, labels_out, out_dir, anatomy, anatomy_engine, totalseg_fast, fail_on, quiet,
+    **report_outputs,
 ) -> None:
     """Find bone-cement leakage on the CT at PATH.
 
@@ -62,7 +72,14 @@ def scan_command(
     from cementseg.pipeline import scan
 
     try:
-        findings = scan(path, series=series, anatomy=anatomy)
+        findings = scan(
+            path,
+            series=series,
+            anatomy=anatomy,
+            anatomy_engine=anatomy_engine,
+            anatomy_cache_dir=_cache_dir(out_dir, json_out, labels_out),
+            totalseg_fast=totalseg_fast,
+        )
     except CementsegError:
         raise  # one line, exit 3 (input) -- see one_line_errors
     except Exception as error:  # a bug, not a bad input: say so with exit 4, keep the traceback in the log
@@ -88,6 +105,16 @@ def scan_command(
     click.echo(findings.verdict(), err=json_to_stdout)
     if findings.at_or_above(fail_on):
         sys.exit(EXIT_FINDINGS)
+
+
+def _cache_dir(out_dir, json_out, labels_out) -> Path | None:
+    """Where TotalSegmentator's output is cached: the --out folder, else beside --json / --labels."""
+    if out_dir is not None:
+        return out_dir
+    for target in (json_out, labels_out):
+        if target and str(target) != "-":
+            return Path(target).parent
+    return None
 
 
 def _print_table(findings) -> None:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pydicom
 
+from cementseg.batch import safe_uid
 from cementseg.phantom import generate
-from cementseg.phantom.writers import write_dicom_series
+from cementseg.phantom.writers import write_dicom_series, write_nifti
 
 PATIENT_NAME = "DOE^JANE"
 #: every way the patient appears in the input (tags, folder and file names)
@@ -31,6 +32,7 @@ class Scene:
     ct_series: dict[str, Path]  # SeriesInstanceUID -> folder, scannable CT series
     broken_uid: str  # CT series with a slice missing
     mr_uid: str  # not CT
+    nifti_key: str  # the (hashed) key of a NIfTI CT named after the patient
 
 
 def _rename_patient(paths: list[Path], **changes) -> str:
@@ -55,22 +57,25 @@ def write_series(folder: Path, scenario: str, seed: int, **changes) -> tuple[str
 
 
 def make_scene(root: Path, with_failures: bool = True) -> Scene:
-    """Two scannable CT series (a clean fill and an IVC leak) plus, optionally, a CT series with a
-    missing slice, an MR series and junk files."""
+    """Two scannable DICOM CT series (a clean fill and an IVC leak) plus, optionally, a NIfTI CT
+    named after the patient, a CT series with a missing slice, an MR series and junk files."""
     patient = root / "DOE_JANE"
     ct = {}
     for scenario, seed in (("clean_fill", 0), ("ivc_linear_leak", 1)):
         folder = patient / f"{scenario}_{seed}"
         uid, _ = write_series(folder, scenario, seed)
         ct[uid] = folder
-    broken_uid = mr_uid = ""
+    broken_uid = mr_uid = nifti_key = ""
     if with_failures:
+        case = generate("minor_leaks", 4, spacing_mm=SPACING_MM, shape=SHAPE)
+        nifti = write_nifti(case.volume.hu, case.volume.affine, root / "DOE_JANE_ct.nii.gz")
+        nifti_key = safe_uid(f"file:{nifti.name}")
         broken_uid, paths = write_series(patient / "broken", "clean_fill", 2)
         paths[6].unlink()
         mr_uid, _ = write_series(patient / "mr", "clean_fill", 3, Modality="MR")
         (root / "notes DOE JANE.txt").write_text("not DICOM")
         (patient / "garbage.dcm").write_bytes(b"\x00" * 300)
-    return Scene(root=root, ct_series=ct, broken_uid=broken_uid, mr_uid=mr_uid)
+    return Scene(root=root, ct_series=ct, broken_uid=broken_uid, mr_uid=mr_uid, nifti_key=nifti_key)
 
 
 def without_timing(document: dict) -> dict:
@@ -95,3 +100,16 @@ def build_once(tmp_path_factory, name: str, build):
         if not done.exists():
             done.write_bytes(pickle.dumps(build(folder)))
         return pickle.loads(done.read_bytes())
+
+
+def scene_and_local_batch(base: Path):
+    """The scene under ``base/incoming`` and its local batch (2 worker processes) in ``base/results``."""
+    from cementseg.batch import run_batch
+
+    scene = make_scene(base / "incoming")
+    return scene, run_batch(scene.root, base / "results", workers=2)
+
+
+def shared_local_batch(tmp_path_factory):
+    """`scene_and_local_batch`, run once per test run for every module and xdist worker (read only)."""
+    return build_once(tmp_path_factory, "batch-run", scene_and_local_batch)

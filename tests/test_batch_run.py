@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
-from pathlib import Path
+import sys
 
 import pandas as pd
 import pytest
-from batch_scene import NAME_FORMS, build_once, make_scene, without_timing
+from batch_scene import NAME_FORMS, shared_local_batch, without_timing
 from cementseg.cli import main
 from click.testing import CliRunner
 
@@ -19,15 +20,10 @@ from cementseg.batch.store import PARTIAL_MARK, finished_rows
 from cementseg.settings import Settings
 
 
-def _scene_and_batch(base: Path):
-    scene = make_scene(base / "incoming")
-    return scene, run_batch(scene.root, base / "results", workers=2)
-
-
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    """The batch of the test scene, run once for all xdist workers (the tests only read it)."""
-    return build_once(tmp_path_factory, "batch-run", _scene_and_batch)
+    """The batch of the test scene, run once for all modules and xdist workers (the tests only read it)."""
+    return shared_local_batch(tmp_path_factory)
 
 
 def _rows_by_uid(result):
@@ -37,8 +33,9 @@ def _rows_by_uid(result):
 def test_batch_scans_every_ct_series_and_records_failures(batch):
     scene, result = batch
     rows = _rows_by_uid(result)
-    assert set(rows) == set(scene.ct_series) | {scene.broken_uid, scene.mr_uid}
-    for uid in scene.ct_series:
+    assert set(rows) == set(scene.ct_series) | {scene.broken_uid, scene.mr_uid, scene.nifti_key}
+    assert scene.nifti_key.startswith("h-")
+    for uid in [*scene.ct_series, scene.nifti_key]:
         assert rows[uid].status == "ok", rows[uid].error
         assert rows[uid].outputs == "findings.json"
     broken = rows[scene.broken_uid]
@@ -66,7 +63,7 @@ def test_batch_summary_matches_per_series_json(batch):
     csv = pd.read_csv(result.out / "summary.csv", dtype={"study_uid": str, "series_uid": str})
     parquet = pd.read_parquet(result.out / "summary.parquet")
     assert list(csv.columns) == list(SUMMARY_COLUMNS) == list(parquet.columns)
-    assert len(csv) == len(parquet) == 4
+    assert len(csv) == len(parquet) == 5
     assert list(parquet["series_uid"]) == list(csv["series_uid"])
     for record in parquet.to_dict("records"):
         if record["status"] != "ok":
@@ -100,8 +97,10 @@ def test_batch_outputs_never_carry_the_patient_name(batch):
             content = path.read_bytes().upper()
             for form in NAME_FORMS:
                 assert form.encode() not in content, f"{form} in {relative}"
-    for path in (result.out / "series").iterdir():
-        assert all(c.isdigit() or c == "." for c in path.name)
+    for path in (result.out / "series").glob("*/*"):
+        for name in (path.parent.name, path.name):  # UIDs, a hash of a non-UID name, or no-study
+            assert re.fullmatch(r"[0-9.]+|h-[0-9a-f]{20}|no-study", name), name
+    assert (result.out / "series" / "no-study" / scene.nifti_key / "findings.json").is_file()
 
 
 def test_batch_resume_redoes_only_unfinished_series(batch, tmp_path):
@@ -121,16 +120,16 @@ def test_batch_resume_redoes_only_unfinished_series(batch, tmp_path):
 
     resumed = run_batch(scene.root, out, workers=1, resume=True)
 
-    assert resumed.resumed == 2  # the finished CT series and the failed one
+    assert resumed.resumed == 3  # the finished CT series, the NIfTI and the failed one
     assert keep_findings.stat().st_mtime == 1_000_000_000  # not redone
     assert (redo_dir / "findings.json").stat().st_mtime > 1_000_000_000  # redone
     assert not list(out.rglob(f"*{PARTIAL_MARK}*"))
     assert {r.series_uid: r.status for r in resumed.rows} == {r.series_uid: r.status for r in result.rows}
     again = _rows_by_uid(resumed)[redo_uid]
     assert (again.leak_count, again.leak_volume_ml) == (rows[redo_uid].leak_count, rows[redo_uid].leak_volume_ml)
-    assert len(pd.read_parquet(out / "summary.parquet")) == 4
+    assert len(pd.read_parquet(out / "summary.parquet")) == 5
     # other settings, other digest: nothing counts as finished
-    assert finished_rows(out, Settings().digest()).keys() == {redo_uid, keep_uid, scene.broken_uid}
+    assert finished_rows(out, Settings().digest()).keys() == {redo_uid, keep_uid, scene.broken_uid, scene.nifti_key}
     assert finished_rows(out, Settings(seed_hu=1300.0).digest()) == {}
 
 
@@ -144,14 +143,21 @@ def test_batch_cli_exit_codes_and_plain_progress(batch, tmp_path):
     worst = max((r.highest_severity for r in result.rows if r.status == "ok"),
                 key=("none", "info", "warning", "critical").index)
     assert warned.exit_code == (1 if worst in ("warning", "critical") else 3), warned.output
-    assert "2 scanned, 1 failed, 1 not CT (3 done by an earlier run)" in warned.output
-    assert "batch: 3 CT series, 3 already done, 0 to scan" in warned.output  # plain log lines, no TTY
+    assert "3 scanned, 1 failed, 1 not CT (4 done by an earlier run)" in warned.output
+    assert "batch: 4 CT series, 4 already done, 0 to scan" in warned.output  # plain log lines, no TTY
     never = runner.invoke(main, ["batch", str(scene.root), "--out", str(out), "--resume", "--fail-on", "never",
                                  "--quiet"])
     assert never.exit_code == 3  # the broken series could not be scanned
-    missing = runner.invoke(main, ["batch", str(scene.root), "--out", str(out), "--dicom-seg", "--quiet"])
-    if missing.exit_code == 3:  # the report package has no SEG writer yet: one clear line
-        assert "DICOM SEG writer" in missing.output and "Traceback" not in missing.output
+
+
+def test_batch_without_the_report_package_refuses_reports_up_front(batch, tmp_path, monkeypatch):
+    scene, _ = batch
+    monkeypatch.setitem(sys.modules, "cementseg.report.outputs", None)  # as if issue 6 were not installed
+    refused = CliRunner().invoke(main, ["batch", str(scene.root), "--out", str(tmp_path / "out"), "--dicom-seg"])
+    assert refused.exit_code == 3
+    assert refused.output.startswith("cementseg: error: reports need cementseg.report.outputs.write_outputs")
+    assert len(refused.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "series").exists()  # nothing scanned
 
 
 def test_batch_refuses_a_folder_without_ct(tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import distributed
 import pytest
-from batch_scene import make_scene, without_timing
+from batch_scene import make_scene, shared_local_batch, without_timing
 
 from cementseg.batch import run_batch
 
@@ -65,19 +65,19 @@ def _rows(result) -> dict:
     return {row.series_uid: replace(row, runtime_s=0.0) for row in result.rows}
 
 
-def test_dask_batch_equals_local_batch(dask_cluster, tmp_path):
-    scene = make_scene(tmp_path / "incoming")
-    local = run_batch(scene.root, tmp_path / "local", workers=1)
+def test_dask_batch_equals_local_batch(dask_cluster, tmp_path, tmp_path_factory):
+    scene, local = shared_local_batch(tmp_path_factory)  # 2 local worker processes
     on_dask = run_batch(scene.root, tmp_path / "dask", scheduler=dask_cluster)
 
     assert _rows(on_dask) == _rows(local)
     assert {uid: row.status for uid, row in _rows(local).items()} == {
-        **dict.fromkeys(scene.ct_series, "ok"), scene.broken_uid: "failed", scene.mr_uid: "not_scanned"}
+        **dict.fromkeys(scene.ct_series, "ok"), scene.nifti_key: "ok", scene.broken_uid: "failed",
+        scene.mr_uid: "not_scanned"}
     assert _findings(on_dask) == _findings(local)
-    assert len(_findings(local)) == 2
-    local_csv = (tmp_path / "local" / "summary.csv").read_text().splitlines()
+    assert len(_findings(local)) == 3
+    local_csv = (local.out / "summary.csv").read_text().splitlines()
     dask_csv = (tmp_path / "dask" / "summary.csv").read_text().splitlines()
-    assert local_csv[0] == dask_csv[0] and len(local_csv) == len(dask_csv) == 5
+    assert local_csv[0] == dask_csv[0] and len(local_csv) == len(dask_csv) == 6
 
 
 def test_dask_unreachable_scheduler_is_one_clear_error(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import pytest
 
 from cementseg.errors import AnatomyError, SettingsError
 from cementseg.io import load
-from cementseg.phantom.insert import insert
+from cementseg.phantom import insert
 from cementseg.vocabulary import LOCATION_CODES, MATERIAL_TRUTH_CODES
 
 IVC, L1, L2, L3 = 8, 22, 21, 20  # total_v1 codes

@@ -1,6 +1,8 @@
 """Phantom output loads back identically with pydicom, SimpleITK, nibabel and cementseg.io.load."""
 
 import json
+import shutil
+import subprocess
 
 import nibabel as nib
 import numpy as np
@@ -91,3 +93,15 @@ def test_cli_writes_a_case(tmp_path):
 def test_cli_rejects_bad_spacing(tmp_path):
     result = CliRunner().invoke(main, ["phantom", "clean_fill", str(tmp_path), "--spacing", "0.01"])
     assert result.exit_code == 3 and "spacing" in result.output
+
+
+@pytest.mark.parametrize("compression", [None, "rle"])
+def test_dicom_slices_are_valid_ct_image_iods(case, tmp_path, compression):
+    """dciodvfy (dicom3tools, installed by tests/system_setup.sh) finds no error in the CT Image IOD."""
+    assert shutil.which("dciodvfy"), "dciodvfy (Debian dicom3tools) is needed: run tests/system_setup.sh"
+    write_case(case, tmp_path, "dicom", compression=compression, segmentations=False)
+    for path in sorted((tmp_path / "ct").glob("*.dcm"))[::7]:
+        result = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
+        output = result.stdout + result.stderr
+        assert "CTImage" in output
+        assert [line for line in output.splitlines() if line.startswith("Error")] == []

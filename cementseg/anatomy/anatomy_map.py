@@ -53,6 +53,8 @@ class AnatomyMap:
         warnings: what the provider noticed (disagreements, missing structures).
         spine_frame: body centres and (right, anterior, cranial) axes along the spine, or
             None when no spine is in view (see `SpineFrame.spine_coordinates`).
+        level_doubts: vertebral body id -> why its level name is in doubt (external labels that
+            failed a check or disagree with the built-in count; see docs/totalsegmentator.md).
     """
 
     structures: np.ndarray
@@ -63,6 +65,7 @@ class AnatomyMap:
     source: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     spine_frame: SpineFrame | None = None
+    level_doubts: dict[int, str] = field(default_factory=dict)
 
     @property
     def spacing_mm(self) -> tuple[float, float, float]:

@@ -10,12 +10,6 @@ from .grid import WorkingGrid
 from .morphology import box, close, open_
 
 
-def _disk(radius_mm: float, spacing_yx) -> np.ndarray:
-    ry, rx = (max(1, int(round(radius_mm / s))) for s in spacing_yx)
-    y, x = np.ogrid[-ry : ry + 1, -rx : rx + 1]
-    return (y * spacing_yx[0]) ** 2 + (x * spacing_yx[1]) ** 2 <= radius_mm**2
-
-
 def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
     """Holes filled in every axial slice: background not connected in-plane to the slice border."""
     in_plane = np.zeros((3, 3, 3), dtype=bool)

@@ -4,7 +4,7 @@ Per axial slice of the working grid, the canal is a hole in the bone mask (HU ab
 ``wall_hu``), closed along the spine axis over ``bridge_mm`` so that the gaps of the ring
 at the foramina and discs (bone above and below them) are bridged: 40-700 mm2 of CSF /
 cord / epidural fat (median -80..90 HU) with denser tissue anterior to it (the vertebral
-body; osteoporotic bodies are only about 100 HU on 3 mm voxels). The longest 3D chain of such holes seeds a track that is
+body; osteoporotic bodies are only about 100 HU on 3 mm voxels). The hole ending the longest chain of such holes seeds a track that is
 followed up and down the spine; where no hole is found (disc levels, foramina) the centre
 and radius are interpolated between the neighbouring found slices.
 """

@@ -24,6 +24,7 @@ from .body import body_mask, lung_mask
 from .builtin import GivenVertebrae, builtin_masks, compose
 from .class_maps import CLASS_MAPS
 from .grid import WorkingGrid, labels_to_grid, to_working_grid
+from .totalseg_checks import check_vertebra_labels, cross_check_levels
 from .vessels import right_heart
 
 TOTALSEGMENTATOR = "totalsegmentator"
@@ -47,6 +48,8 @@ CLASS_TO_STRUCTURE: list[tuple[str, str]] = [
     (r"kidney_(left|right)", "kidney"),
     (r"hip_implant", "hip_prosthesis"),
 ]
+#: structures where TotalSegmentator's mask is joined to the built-in one instead of replacing it
+UNION_WITH_BUILTIN = ("spinal_canal", "other_bone")
 VERTEBRA = re.compile(r"vertebrae_([CTLS]\d+)$")
 
 
@@ -213,6 +216,7 @@ def _from_grid_labels(
     masks, spine_parts = builtin_masks(grid, settings, vertebrae)
     sources = {}
     if levels:
+        sources["vertebral_levels"] = TOTALSEGMENTATOR
         for name in ("vertebral_body", "posterior_elements"):
             sources[name] = (
                 TOTALSEGMENTATOR
@@ -220,7 +224,9 @@ def _from_grid_labels(
                 else f"{TOTALSEGMENTATOR} split at the builtin canal"
             )
     for structure, mask in given.items():
-        if structure == "spinal_canal" and "spinal_canal" in masks:
+        # the canal's boundary, and dense bone TotalSegmentator has no class for (calcified
+        # cartilage, heterotopic bone), still come from the built-in engine
+        if structure in UNION_WITH_BUILTIN and structure in masks:
             masks[structure] = masks[structure] | mask
             sources[structure] = f"{TOTALSEGMENTATOR} + builtin"
             continue
@@ -231,7 +237,30 @@ def _from_grid_labels(
         sources["right_heart"] = f"builtin split of the {TOTALSEGMENTATOR} heart"
     elif "right_heart" in given:
         masks["heart"] = masks.get("heart", np.zeros(grid.shape, dtype=bool)) | given["right_heart"]
-    return compose(grid, masks, spine_parts, sources)
+    anatomy = compose(grid, masks, spine_parts, sources)
+    if levels:
+        _check_levels(anatomy, grid, levels, settings)
+    return anatomy
+
+
+def _check_levels(anatomy: AnatomyMap, grid: WorkingGrid, levels: dict[str, np.ndarray], settings: Settings) -> None:
+    """Label checks and the built-in level cross-check: warnings and `level_doubts` on ``anatomy``."""
+    warnings, doubts_by_name = check_vertebra_labels(levels, grid, settings)
+    id_of = {name: vid for vid, name in anatomy.vertebra_levels.items()}
+    doubts = {id_of[name]: reason for name, reason in doubts_by_name.items() if name in id_of}
+    if settings.totalseg_level_crosscheck:
+        _, builtin = builtin_masks(grid, settings)
+        more, crosscheck_doubts, confirmed = cross_check_levels(
+            anatomy.vertebrae, anatomy.vertebra_levels, builtin["vertebrae"], builtin["levels"]
+        )
+        warnings += more
+        for vid, reason in crosscheck_doubts.items():
+            doubts.setdefault(vid, reason)
+        anatomy.level_note += (
+            f"; the built-in count ({builtin['level_note']}) confirms {confirmed} of {len(anatomy.vertebra_levels)}"
+        )
+    anatomy.warnings.extend(warnings)
+    anatomy.level_doubts.update(doubts)
 
 
 def load_external(path, volume: CTVolume, settings: Settings | None = None) -> AnatomyMap:

@@ -18,20 +18,27 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 from scipy.signal import find_peaks
+from skimage.morphology import convex_hull_image
 
 from .body import fill_holes_per_slice
 from .canal import CanalTrack
 from .grid import WorkingGrid
-from .morphology import box, close
 
 BODY_HALF_WIDTH_MM = 35.0  # no lumbar body is wider than 70 mm; alae and iliac bone lie beyond
 BODY_DEPTH_MM = 55.0  # from the canal's anterior wall to the front of the largest body
 MIN_BODY_AREA_MM2 = 200.0
+CORE_MIN_AREA_MM2 = 60.0  # a cortex-bounded core smaller than this is no body slice
+MAX_BODY_AREA_MM2 = 2500.0  # grown cancellous bone larger than this has leaked into enhanced tissue
+MAX_BODY_HALF_WIDTH_MM = 30.0
+MAX_BODY_DEPTH_MM = 48.0
+PLATE_REACH_MM = 12.0  # an endplate or cement-filled slice borrows the outline of a cored slice this near
+PLATE_MIN_COVER = 0.5  # ... when its dense plate covers this much of that outline
+CEMENT_CORE_HU = 1000.0  # denser than any cortex on the working grid: cement inside the ring is core
 DISC_SAMPLE_RADII = (0.0, 0.35, 0.7)  # fractions of the typical body radius
 MIN_DISC_SPACING_MM = 14.0
 DISC_WEIGHT_FULL_HU = 200.0  # bone at or above this HU weighs 1 in the disc profile
 TALL_SEGMENT = 1.4  # a stretch between discs this many typical pitches long hides a disc
-SHORT_SEGMENT = 0.6  # a stretch between discs this many typical pitches short is one split body
+SHORT_SEGMENT = 0.75  # a stretch between discs this much shorter than its neighbours is one split body
 MIN_FAINT_DIP = 0.03
 MIN_DISC_DIP = 0.2  # the weighted profile must dip this much below its neighbours at a disc
 
@@ -79,29 +86,79 @@ def _smooth_track(values: np.ndarray, valid: np.ndarray, sigma: float) -> np.nda
 
 
 def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancellous_hu: float) -> np.ndarray:
-    """Vertebral body mask, slice by slice, anterior of the canal."""
+    """Vertebral body mask, slice by slice, anterior of the canal, bounded by the cortex.
+
+    The body's core is what the cortex ring (> ``cortex_hu``, closed over one voxel) encloses
+    next to the canal (cement above CEMENT_CORE_HU included, its thin leaks opened away), plus cancellous bone (smoothed HU > ``cancellous_hu``, below
+    ``cortex_hu``) grown from just anterior of the canal when it stays body-sized. The core's
+    convex hull, grown by one voxel to take the cortex, bounds the body: enhanced blood,
+    liver or bowel touching the cortex lie outside it and do not join; cement inside the
+    body lies within it. A slice with a solid plate instead of a core (an endplate, a
+    cement-filled slice) takes the hull of the nearest cored slice within PLATE_REACH_MM.
+    """
     sy, sx = grid.spacing_mm[1:]
     zs = canal.slices
-    span = slice(zs[0], zs[-1] + 1)
-    smooth = ndimage.gaussian_filter(grid.hu[span], sigma=(0.0, 1.5 / sy, 1.5 / sx))
-    cortex = fill_holes_per_slice(close(grid.hu[span] > cortex_hu, box(grid.spacing_mm, (0.0, 3.0, 3.0))))
-    bone = cortex | (smooth > cancellous_hu)
     ny, nx = grid.shape[1:]
     yy, xx = np.mgrid[:ny, :nx]
-    mask = np.zeros(grid.shape, dtype=bool)
+    square = np.ones((3, 3), bool)
+    hulls: dict[int, np.ndarray] = {}
+    solid: dict[int, np.ndarray] = {}
     for z in zs:
         cy, cx = canal.centre_yx[z]
-        anterior_mm = (cy - yy) * sy - canal.radius_mm[z]
-        lateral_mm = np.abs(xx - cx) * sx
+        top = max(0, int(cy - (BODY_DEPTH_MM + canal.radius_mm[z]) / sy) - 1)
+        crop = (slice(top, min(ny, int(cy) + 1)),
+                slice(max(0, int(cx - BODY_HALF_WIDTH_MM / sx) - 1), min(nx, int(cx + BODY_HALF_WIDTH_MM / sx) + 2)))
+        anterior_mm = (cy - yy[crop]) * sy - canal.radius_mm[z]
+        lateral_mm = np.abs(xx[crop] - cx) * sx
         window = (anterior_mm > 0) & (anterior_mm < BODY_DEPTH_MM) & (lateral_mm < BODY_HALF_WIDTH_MM)
-        labels, n = ndimage.label(bone[z - zs[0]] & window)
-        if n == 0:
+        seed = (anterior_mm > 2.0) & (anterior_mm < 14.0) & (lateral_mm < 8.0)
+        hu = grid.hu[z][crop]
+        dense = hu > cortex_hu
+        ring = ndimage.binary_closing(dense, structure=square) | dense
+        filled = ndimage.binary_fill_holes(ring) & window
+        cement = ndimage.binary_opening(filled & (hu > CEMENT_CORE_HU), square)
+        core = _seeded((filled & ~dense) | cement, seed)
+        smooth = ndimage.gaussian_filter(hu, (1.5 / sy, 1.5 / sx))
+        cancellous = _seeded(ndimage.binary_opening((smooth > cancellous_hu) & ~dense & window, square), seed)
+        if cancellous.any() and _body_sized(cancellous, anterior_mm, lateral_mm, sy * sx):
+            core |= cancellous
+        solid[z] = np.zeros((ny, nx), dtype=bool)
+        solid[z][crop] = filled | core
+        if core.sum() * sy * sx >= CORE_MIN_AREA_MM2:
+            hulls[z] = np.zeros((ny, nx), dtype=bool)
+            hulls[z][crop] = ndimage.binary_dilation(convex_hull_image(core), square) & window
+    mask = np.zeros(grid.shape, dtype=bool)
+    reach = int(round(PLATE_REACH_MM / grid.spacing_mm[0]))
+    for z in zs:
+        if z in hulls:
+            mask[z] = solid[z] & hulls[z]
             continue
-        seed = (anterior_mm > 2.0) & (anterior_mm < 12.0) & (lateral_mm < 8.0)
-        hit = np.unique(labels[seed & (labels > 0)])
-        if len(hit):
-            mask[z] = np.isin(labels, hit)
+        near = [k for k in range(z - reach, z + reach + 1) if k in hulls]
+        if not near:
+            continue
+        hull = hulls[min(near, key=lambda k: abs(k - z))]
+        plate = solid[z] & hull
+        if plate.sum() >= PLATE_MIN_COVER * hull.sum():
+            mask[z] = plate
     return fill_holes_per_slice(mask)
+
+
+def _seeded(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """The 2D components of ``mask`` that touch ``seed``."""
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return mask
+    hit = np.unique(labels[seed & (labels > 0)])
+    return np.isin(labels, hit[hit > 0])
+
+
+def _body_sized(region: np.ndarray, anterior_mm: np.ndarray, lateral_mm: np.ndarray, pixel_mm2: float) -> bool:
+    """Whether a grown region could be one vertebral body (area, half-width and depth)."""
+    return bool(
+        region.sum() * pixel_mm2 <= MAX_BODY_AREA_MM2
+        and lateral_mm[region].max() <= MAX_BODY_HALF_WIDTH_MM
+        and anterior_mm[region].max() <= MAX_BODY_DEPTH_MM
+    )
 
 
 def centrelines(grid: WorkingGrid, canal: CanalTrack, body_mask: np.ndarray, sigma_mm: float = 6.0):
@@ -151,18 +208,20 @@ def disc_planes(grid: WorkingGrid, body_mask: np.ndarray, centreline: np.ndarray
 
 
 def _drop_split_bodies(dips: dict[int, float]) -> dict[int, float]:
-    """Drop the fainter end of any disc-to-disc stretch shorter than SHORT_SEGMENT typical pitches.
+    """Drop the fainter end of a disc-to-disc stretch shorter than SHORT_SEGMENT times the longer
+    of its neighbouring stretches.
 
-    No vertebra is that much shorter than its neighbours: such a stretch is one body split by
-    a false dip (cement, a fracture cleft, a basivertebral vein).
+    Neighbouring vertebrae differ little in height: such a stretch is one body split by a
+    false dip (cement, a fracture cleft, a basivertebral vein).
     """
     dips = dict(dips)
     while len(dips) >= 3:
         at = sorted(dips)
-        gaps = np.diff(at)
-        pitch = float(np.median(gaps))
-        k = int(np.argmin(gaps))
-        if gaps[k] >= SHORT_SEGMENT * pitch:
+        gaps = np.diff(at).astype(float)
+        neighbours = np.maximum(np.r_[0.0, gaps[:-1]], np.r_[gaps[1:], 0.0])
+        ratio = gaps / neighbours
+        k = int(np.argmin(ratio))
+        if ratio[k] >= SHORT_SEGMENT:
             break
         del dips[min(at[k], at[k + 1], key=dips.get)]
     return dips

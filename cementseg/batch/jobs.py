@@ -33,17 +33,27 @@ def safe_uid(uid: str | None, missing: str = "no-uid") -> str:
 
 @dataclass(frozen=True)
 class SeriesJob:
-    """One series to scan: its UIDs, its files and where its results go (relative to the output)."""
+    """One series to scan: its UIDs, its files and where its results go (relative to the output).
+
+    ``series_uid`` is what discovery calls the series (``file:<name>`` for a NIfTI/NRRD/MHA file);
+    `key` is what every output shows. ``redactions`` are (text, replacement) pairs applied to
+    everything written: the series' folders and, for image files, the file path and its name.
+    """
 
     series_uid: str
     study_uid: str | None
     files: tuple[str, ...]
-    folders: tuple[str, ...] = field(default=())  # the series' folders, redacted from messages
+    redactions: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        """The series UID as outputs show it (`safe_uid`): summary rows, resume records, folders."""
+        return safe_uid(self.series_uid)
 
     @property
     def result_dir(self) -> str:
         """``series/<study>/<series>``: sanitised UIDs only."""
-        return f"series/{safe_uid(self.study_uid, 'no-study')}/{safe_uid(self.series_uid)}"
+        return f"series/{safe_uid(self.study_uid, 'no-study')}/{self.key}"
 
 
 @dataclass
@@ -61,15 +71,18 @@ def _is_ct(record: SeriesRecord) -> bool:
 
 def _job(record: SeriesRecord) -> SeriesJob:
     files = tuple(record.files)
-    folders = {str(Path(f.split("!/")[0]).parent) for f in files}
-    return SeriesJob(
-        record.series_uid, record.study_uid, files, tuple(sorted(folders, key=len, reverse=True))
-    )
+    folders = {str(Path(f.split("!/")[0]).parent) for f in files} - {"/", "."}
+    pairs = {(folder + "/", "") for folder in folders} | {(folder, "<series folder>") for folder in folders}
+    if record.source == "image_file":  # its name is free text: hide the file as well
+        pairs |= {(f, "<image file>") for f in files} | {(Path(f).name, "<image file>") for f in files}
+        pairs.add((record.series_uid, safe_uid(record.series_uid)))
+    redactions = tuple(sorted(pairs, key=lambda pair: len(pair[0]), reverse=True))
+    return SeriesJob(record.series_uid, record.study_uid, files, redactions)
 
 
 def discover_jobs(root: str | os.PathLike) -> Discovery:
     """Every CT series under ``root`` (non-CT series and localizers are listed as not scanned)."""
-    scan = find_series(root)
+    scan = find_series(Path(root).resolve())  # absolute paths: folder redaction must not hit "." or UIDs
     jobs: list[SeriesJob] = []
     not_scanned: list[tuple[SeriesJob, str]] = []
     for record in scan.series:

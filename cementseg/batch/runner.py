@@ -112,7 +112,7 @@ def run_batch(
     rows = [
         SeriesRow(
             job.study_uid,
-            job.series_uid,
+            job.key,
             "not_scanned",
             error=reason,
             result_dir=job.result_dir,
@@ -120,8 +120,8 @@ def run_batch(
         )
         for job, reason in discovery.not_scanned
     ]
-    rows += [done[job.series_uid] for job in discovery.jobs if job.series_uid in done]
-    todo = [job for job in discovery.jobs if job.series_uid not in done]
+    rows += [done[job.key] for job in discovery.jobs if job.key in done]
+    todo = [job for job in discovery.jobs if job.key not in done]
     log.info(
         "batch: %d CT series, %d already done, %d to scan",
         len(discovery.jobs),
@@ -205,10 +205,10 @@ def _outcome_of(future, job: SeriesJob, settings: Settings) -> SeriesOutcome:
     try:
         return future.result()
     except Exception as error:  # a crashed worker process (BrokenProcessPool, KilledWorker, ...)
-        log.error("worker lost on series %s: %s", job.series_uid, error)
+        log.error("worker lost on series %s: %s", job.key, error)
         row = SeriesRow(
             job.study_uid,
-            job.series_uid,
+            job.key,
             "error",
             error=f"worker lost: {type(error).__name__}: {error}",
             result_dir=job.result_dir,

@@ -30,7 +30,7 @@ def write_summaries(
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False, engine="pyarrow")
     written["parquet"] = write_atomic(out / "summary.parquet", buffer.getvalue())
-    page = index_html(frame.to_dict("records"), skipped_files=skipped_files, settings_digest=settings_digest)
+    page = index_html(rows, skipped_files=skipped_files, settings_digest=settings_digest)
     written["html"] = write_atomic(out / "index.html", page.encode())
     return written
 
@@ -38,9 +38,9 @@ def write_summaries(
 _COUNT_STATUSES = ("ok", "failed", "error", "not_scanned")
 
 
-def index_html(records: list[dict], *, skipped_files: int, settings_digest: str) -> str:
+def index_html(rows: list[SeriesRow], *, skipped_files: int, settings_digest: str) -> str:
     """A self-contained page: counts per status, then one table row per series linking its outputs."""
-    counts = {s: sum(r["status"] == s for r in records) for s in _COUNT_STATUSES}
+    counts = {s: sum(r.status == s for r in rows) for s in _COUNT_STATUSES}
     lines = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>cementseg batch</title>',
@@ -57,35 +57,28 @@ def index_html(records: list[dict], *, skipped_files: int, settings_digest: str)
         "<th>leaks</th><th>highest severity</th><th>leak mL</th><th>runtime s</th><th>outputs</th>"
         "<th>message</th></tr>",
     ]
-    for r in records:
+    for r in sorted(rows, key=lambda row: (row.study_uid is None, row.study_uid or "", row.series_uid)):
         links = " ".join(
-            f'<a href="{html.escape(r["result_dir"])}/{html.escape(name)}">{html.escape(name)}</a>'
-            for name in filter(None, r["outputs"].split(";"))
+            f'<a href="{html.escape(r.result_dir)}/{html.escape(name)}">{html.escape(name)}</a>'
+            for name in filter(None, r.outputs.split(";"))
         )
-        severity = r["highest_severity"] or ""
-        volume = "" if _missing(r["leak_volume_ml"]) else f"{r['leak_volume_ml']:.3f}"
-        leaks = "" if _missing(r["leak_count"]) else str(r["leak_count"])
+        severity = r.highest_severity or ""
         cells = [
-            r["study_uid"] or "",
-            r["series_uid"],
-            r["status"],
-            r["cemented_levels"].replace(";", ", "),
-            leaks,
+            r.study_uid or "",
+            r.series_uid,
+            r.status,
+            r.cemented_levels.replace(";", ", "),
+            "" if r.leak_count is None else str(r.leak_count),
             severity,
-            volume,
-            f"{r['runtime_s']:.1f}",
+            "" if r.leak_volume_ml is None else f"{r.leak_volume_ml:.3f}",
+            f"{r.runtime_s:.1f}",
         ]
-        row_class = severity if severity in ("critical", "warning") else r["status"]
+        row_class = severity if severity in ("critical", "warning") else r.status
         lines.append(
             f'<tr class="{html.escape(row_class)}">'
-            + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
-            + f"<td>{links}</td><td>{html.escape(r['error'])}</td></tr>"
+            + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+            + f"<td>{links}</td><td>{html.escape(r.error)}</td></tr>"
         )
     lines += ["</table>", "</body></html>", ""]
     return "\n".join(lines)
 
-
-def _missing(value) -> bool:
-    import pandas as pd
-
-    return bool(pd.isna(value))

@@ -47,7 +47,7 @@ def process_series(
     started = time.perf_counter()
     row = SeriesRow(
         study_uid=job.study_uid,
-        series_uid=job.series_uid,
+        series_uid=job.key,
         status="ok",
         result_dir=job.result_dir,
         settings_digest=settings.digest(),
@@ -72,11 +72,11 @@ def process_series(
         row.highest_severity = summary["highest_severity"]
         row.leak_volume_ml = float(summary["leak_volume_ml"])
     except CementsegError as error:
-        row.status, row.error = "failed", redact(f"{type(error).__name__}: {error}", job)
+        row.status, row.error = "failed", _message(f"{type(error).__name__}: {error}", job)
         files.clear()
     except Exception as error:  # a bug must not stop the batch: record it, keep the traceback in the log
-        log.exception("internal error on series %s", job.series_uid)
-        row.status, row.error = "error", redact(f"internal error: {type(error).__name__}: {error}", job)
+        log.exception("internal error on series %s", job.key)
+        row.status, row.error = "error", _message(f"internal error: {type(error).__name__}: {error}", job)
         files.clear()
     if row.status == "ok" and reports:
         if not any(c.material == "cement" for c in findings.components):  # no cement: nothing to segment
@@ -84,24 +84,29 @@ def process_series(
         try:
             files.update(render_reports(reports, findings, volume, list(job.files)))
         except CementsegError as error:  # the findings stand; say why the reports are missing
-            row.status, row.error = "failed", redact(f"reports not written: {type(error).__name__}: {error}", job)
+            row.status, row.error = "failed", _message(f"reports not written: {type(error).__name__}: {error}", job)
         except Exception as error:  # a bug in a writer: the findings stand, the traceback goes to the log
-            log.exception("report writer failed on series %s", job.series_uid)
+            log.exception("report writer failed on series %s", job.key)
             row.status = "error"
-            row.error = redact(f"reports not written: internal error: {type(error).__name__}: {error}", job)
+            row.error = _message(f"reports not written: internal error: {type(error).__name__}: {error}", job)
     row.outputs = ";".join(sorted(files))
     row.runtime_s = round(time.perf_counter() - started, 3)
     return SeriesOutcome(row=row, files=files)
 
 
-def redact(value, job: SeriesJob):
-    """``value`` (str, or nested dict/list of them) with the series' folder paths removed.
+def _message(text: str, job: SeriesJob) -> str:
+    """One line for the summary: folder paths removed, line breaks folded."""
+    return " ".join(redact(text, job).split())
 
-    Folder names often carry patient names; messages keep the file name only.
+
+def redact(value, job: SeriesJob):
+    """``value`` (str, or nested dict/list of them) with the job's redactions applied.
+
+    Folder and image-file names often carry patient names: DICOM messages keep the file name only.
     """
     if isinstance(value, str):
-        for folder in job.folders:
-            value = value.replace(folder + "/", "").replace(folder, "<series folder>")
+        for text, replacement in job.redactions:
+            value = value.replace(text, replacement)
         return value
     if isinstance(value, dict):
         return {k: redact(v, job) for k, v in value.items()}

@@ -6,7 +6,7 @@ Every candidate becomes ``cement``, ``metal``, ``contrast``, ``calcification``, 
 scales, CTPA contrast in the SVC exceeds 2000 HU, cortical bone reaches 1200 HU -- so the
 rules (`rules.py`) weigh shape, surroundings and anatomy, in this order:
 
-1. Metal: HU beyond any PMMA on an extended scale; a dense mass larger than any fill
+1. Metal: a core beyond any PMMA on an extended HU scale; a dense mass larger than any fill
    outside the vertebrae (prosthesis); a core at the HU ceiling unless it is a compact
    mass inside a vertebral body (cement at the ceiling), named by its shape (wire or
    lead too thin for cement to saturate, straight screw or rod, streaks).
@@ -54,7 +54,7 @@ def classify_materials(
         anatomy: its anatomy map (any grid), or None to classify by HU and shape alone.
         settings: the materials section of `Settings`.
     """
-    scale = ScanScale(volume, settings)
+    scale = ScanScale(volume, settings, anatomy)
     has_anatomy = anatomy is not None
     features = {c.id: measure(c, volume, anatomy, settings) for c in candidates}
     verdicts: dict[int, tuple[str, str, float]] = {}

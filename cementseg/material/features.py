@@ -19,15 +19,33 @@ BLOOD_POOLS = ("inferior_vena_cava", "azygos_system", "heart", "right_heart", "p
 
 
 class ScanScale:
-    """Scan-wide facts: extended HU scale or not, the partial-volume factor, the coarsest voxel edge."""
+    """Scan-wide facts: extended HU scale, partial-volume factor, coarsest voxel edge, blood HU.
 
-    def __init__(self, volume: CTVolume, settings: Settings):
+    ``blood_hu``: median HU of each blood-pool structure of the anatomy map over the whole
+    scan (enhanced on CTPA or with contrast reflux), None where the map has none.
+    """
+
+    def __init__(self, volume: CTVolume, settings: Settings, anatomy: AnatomyMap | None = None):
         scan_max = float(volume.hu.max()) if volume.hu.size else 0.0
         self.extended = scan_max > settings.hu_ceiling_12bit + 1
+        self.blood_hu = {name: _structure_median_hu(volume, anatomy, name) for name in BLOOD_POOLS}
         self.pv = partial_volume_factor(
             volume.spacing_mm, settings.thin_leak_diameter_mm, settings.scanner_blur_sigma_mm
         )
         self.voxel_mm = float(max(volume.spacing_mm))
+
+
+def _structure_median_hu(volume: CTVolume, anatomy: AnatomyMap | None, name: str) -> float | None:
+    if anatomy is None:
+        return None
+    cells = np.argwhere(anatomy.mask(name))
+    if len(cells) < 5:
+        return None
+    zyx = np.rint(volume.lps_to_index(anatomy.voxel_centres_lps(_sample(cells)))).astype(int)
+    zyx = zyx[np.all((zyx >= 0) & (zyx < np.array(volume.shape)), axis=1)]
+    if len(zyx) < 5:
+        return None
+    return float(np.median(volume.hu[tuple(zyx.T)]))
 
 
 def measure(candidate: Candidate, volume: CTVolume, anatomy: AnatomyMap | None, settings: Settings) -> dict:

@@ -36,6 +36,8 @@ VENOUS_ROUTE = (
     "pulmonary_artery",
     "lung",
 )
+#: a spread of HU needs a few voxels: tiny candidates (an embolus on coarse voxels) skip that test
+_MIN_VOXELS_FOR_SPREAD = 8
 #: where cement arrives only as an embolus, through the heart
 EMBOLIC = ("heart", "right_heart", "pulmonary_artery", "lung")
 
@@ -59,8 +61,9 @@ def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
     2. Mostly in bone: at least `cement_in_bone_min_fraction` of its voxels reach
        `cement_min_hu`, unscaled -- cortex with bright noise must not pass, and thin cement
        inside bone on coarse voxels cannot be told from cortex.
-    3. Elsewhere: its peak (HU p95) reaches `cement_min_hu` scaled towards soft tissue by the
-       partial-volume factor (a thin leak averaged with its surroundings). Below
+    3. Elsewhere: its peak (HU p95) reaches `cement_min_hu` mixed by the partial-volume
+       factor with its surroundings (enhanced blood of its vessel, else soft tissue, or lung
+       when that is what surrounds it). Below
        `cement_min_hu` it must also be no larger than `faint_cement_max_ml` and show the
        spread of a blurred line (HU p95 - p50 >= `thin_cement_min_spread_hu`), not the flat
        plateau of a material below PMMA density.
@@ -73,17 +76,33 @@ def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
     if c.hu_p95 < s.cement_min_hu:
         if c.volume_ml > s.faint_cement_max_ml:
             return False  # too large for a thin leak, too faint for thick cement: a dense lumen
-        if c.hu_p95 - c.hu_p50 < s.thin_cement_min_spread_hu:
+        flat = c.hu_p95 - c.hu_p50 < s.thin_cement_min_spread_hu
+        if flat and c.voxel_count >= _MIN_VOXELS_FOR_SPREAD:
             return False  # a flat plateau below PMMA: bone or calcification, not a blurred line
-    return c.hu_p95 >= s.soft_tissue_hu + scale.pv * (s.cement_min_hu - s.soft_tissue_hu)
+    return c.hu_p95 >= _thin_line_surroundings_hu(f, scale, s) * (1 - scale.pv) + scale.pv * s.cement_min_hu
+
+
+def _thin_line_surroundings_hu(f: dict, scale: ScanScale, s: Settings) -> float:
+    """What a thin line here is averaged with: enhanced blood of the vessel it lies in, else
+    soft tissue, or lung when that is what surrounds it."""
+    here = [
+        scale.blood_hu[name]
+        for name in BLOOD_POOLS
+        if scale.blood_hu.get(name) is not None
+        and (fraction_in(f, [name]) > 0 or name in f.get("structures_nearby", ()))
+    ]
+    enhanced = [hu for hu in here if hu >= s.enhanced_blood_min_hu]
+    if enhanced:
+        return max(enhanced)
+    return min(s.soft_tissue_hu, f["local_background_hu"])
 
 
 def metal(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: bool) -> Verdict:
     """Metal by HU scale, prosthesis size, or a ceiling-HU core shaped like hardware."""
     if fraction_in(f, ["hip_prosthesis"]) >= 0.3:
         return "metal", "inside the hip prosthesis", 0.95
-    if scale.extended and c.hu_p95 >= s.metal_min_hu_extended:
-        return "metal", f"HU p95 {c.hu_p95:.0f} above any PMMA on an extended HU scale", 0.95
+    if scale.extended and (c.evidence.get("core") == "metal" or c.hu_p95 >= s.metal_min_hu_extended):
+        return "metal", f"HU up to {c.hu_max:.0f}, above any PMMA on an extended HU scale", 0.95
     in_body = f.get("vertebral_body_fraction", 0.0)
     at_ceiling = (
         c.evidence.get("core") == "metal" or f["saturated_fraction"] >= s.metal_min_saturated_fraction
@@ -109,7 +128,10 @@ def _hardware_shape(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> str
     if f["diameter_mm"] <= s.metal_wire_max_diameter_mm * max(1.0, scale.voxel_mm / 1.5):
         return f"{f['diameter_mm']:.1f} mm thick: a wire or lead, too thin for cement to saturate"
     straight = f["axis_deviation_mm"] <= 0.75 * f["diameter_mm"] + scale.voxel_mm
-    if straight and c.tubularity >= s.metal_min_tubularity and c.length_mm >= s.metal_min_rod_length_mm:
+    elongated = (
+        c.tubularity >= s.metal_min_tubularity or c.length_mm >= s.metal_min_elongation * f["diameter_mm"]
+    )
+    if straight and elongated and c.length_mm >= s.metal_min_rod_length_mm:
         return f"a straight cylinder {c.length_mm:.0f} x {f['diameter_mm']:.1f} mm: screw or rod"
     if f["dark_streak_fraction"] >= s.metal_min_streak_fraction:
         return f"dark streaks around it ({f['dark_streak_fraction']:.0%} of its surroundings)"
@@ -176,6 +198,7 @@ def contrast(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: 
         if c.hu_p95 - pool < needed:
             reason = f"HU p95 {c.hu_p95:.0f} within {needed:.0f} HU of the enhanced blood ({pool:.0f} HU) around it"
             return "contrast", reason, 0.8
+        return None  # it holds something denser than the enhanced blood around it
     if fraction_in(f, SPINE_COMPARTMENTS) >= 0.3 or f.get("vertebral_body_fraction", 0.0) >= 0.3:
         return None
     pooled, vessel = max((fraction_in(f, [name]), name) for name in BLOOD_POOLS)
@@ -185,13 +208,9 @@ def contrast(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: 
             f"fills the {vessel} lumen ({c.volume_ml:.1f} mL, {f['diameter_mm']:.0f} mm wide)",
             0.7,
         )
-    enhanced = f["local_background_hu"] >= s.enhanced_blood_min_hu or fraction_in(f, BLOOD_POOLS) >= 0.3
-    if has_anatomy and is_thick(f, scale, s) and c.hu_p50 < s.cement_bulk_min_hu and enhanced:
-        return (
-            "contrast",
-            f"thick, HU p50 {c.hu_p50:.0f} below PMMA, in enhanced blood: a contrast-filled lumen",
-            0.7,
-        )
+    core = f.get("core_hu")
+    if has_anatomy and core is not None and core < s.cement_bulk_min_hu and _in_enhanced_blood(f, scale, s):
+        return "contrast", f"core HU {core:.0f} below PMMA, in enhanced blood: a contrast-filled lumen", 0.7
     lumen = (
         f["diameter_mm"] >= s.contrast_min_diameter_mm
         and c.length_mm >= 2 * f["diameter_mm"]
@@ -205,6 +224,20 @@ def contrast(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: 
             0.6,
         )
     return None
+
+
+def _in_enhanced_blood(f: dict, scale: ScanScale, s: Settings) -> bool:
+    """Its surroundings, or the blood of the vessel holding it (near it, else scan-wide), are enhanced."""
+    if f["local_background_hu"] >= s.enhanced_blood_min_hu:
+        return True
+    pool = f.get("blood_pool_hu")
+    if pool is not None:
+        return pool >= s.enhanced_blood_min_hu
+    return any(
+        (scale.blood_hu.get(name) or 0.0) >= s.enhanced_blood_min_hu
+        for name in BLOOD_POOLS
+        if fraction_in(f, [name]) >= 0.3
+    )
 
 
 def bone(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> Verdict:

@@ -226,18 +226,6 @@ class Torus(Solid):
         return radial**2 + dz**2 <= self.r**2
 
 
-class HalfSpace(Solid):
-    """Points with ``(p - point) . normal <= 0``, limited to a bounding box for sampling."""
-
-    def __init__(self, point, normal, lo, hi):
-        self.point, self.normal = np.asarray(point, float), np.asarray(normal, float)
-        self.lo, self.hi = np.asarray(lo, float), np.asarray(hi, float)
-
-    def contains(self, x, y, z):
-        p, n = self.point, self.normal
-        return (x - p[0]) * n[0] + (y - p[1]) * n[1] + (z - p[2]) * n[2] <= 0.0
-
-
 def polyline_tube(points, radii, round_ends: bool = True) -> Union:
     """A tube through LPS mm ``points`` with radius (mm) per point, as joined capsules."""
     points = np.asarray(points, float)

@@ -60,10 +60,6 @@ class Vertebra:
         """Centre of the spinal canal at this level (LPS mm)."""
         return (0.0, self.posterior_y_mm + self.canal_half_ap_mm + 1.5, self.centre[2])
 
-    @property
-    def body_volume_ml(self) -> float:
-        return float(np.pi * self.half_lr_mm * self.half_ap_mm * 2 * self.half_height_mm / 1000.0)
-
 
 def _dimensions(name: str) -> tuple[float, float, float, float, float, float]:
     """(body half LR, half AP, height, disc height below, canal half LR, half AP), mm."""
@@ -102,11 +98,6 @@ VERTEBRAE: dict[str, Vertebra] = _build()
 def level_z_mm(name: str) -> float:
     """z (mm, superior +) of the centre of a vertebral body."""
     return VERTEBRAE[name].centre[2]
-
-
-def disc_between(lower: str, upper: str) -> tuple[float, float]:
-    """(bottom, top) z in mm of the disc between two adjacent levels."""
-    return VERTEBRAE[lower].top_mm, VERTEBRAE[upper].bottom_mm
 
 
 def level_above(name: str) -> str:

@@ -1,6 +1,6 @@
 """Regenerate the repository's sample_data/: ``python -m cementseg.phantom.samples [OUTDIR]``.
 
-Each sample is a deflate-compressed DICOM series in ``OUTDIR/<scenario>/`` (only the series,
+Each sample is an RLE Lossless DICOM series in ``OUTDIR/<scenario>/`` (only the series,
 so ``cementseg scan sample_data/<scenario>`` finds nothing else) and its truth, anatomy labels
 and manifest in ``OUTDIR/truth/<scenario>/``. Deterministic: the same files every time.
 """
@@ -29,7 +29,7 @@ def make_samples(outdir: str | Path) -> list[Path]:
         image_dir, truth_dir = outdir / scenario, outdir / "truth" / scenario
         for folder in (image_dir, truth_dir):
             shutil.rmtree(folder, ignore_errors=True)
-        write_case(case, truth_dir, "dicom", image_dir=image_dir, compression="deflate", segmentations=False)
+        write_case(case, truth_dir, "dicom", image_dir=image_dir, compression="rle", segmentations=False)
         folders.append(image_dir)
     return folders
 

@@ -60,8 +60,9 @@ def rib_path(level: str, side: int) -> np.ndarray:
     angles = np.radians(np.linspace(72.0, end, 6))
     points = [(side * (v.half_lr_mm - 3.0), v.posterior_y_mm - 3.0, v.top_mm - 3.0),
               (side * (v.canal_half_lr_mm + 18.0), v.canal_centre[1] + 6.0, v.centre[2] + 5.0)]
-    for k, angle in enumerate(angles):
-        points.append((side * a * np.cos(angle), b * np.sin(angle), v.centre[2] + 5.0 - 8.0 * k))
+    for angle in angles:  # ribs descend about 0.35 mm per degree of arc from the spine
+        drop = 0.35 * (72.0 - np.degrees(angle))
+        points.append((side * a * np.cos(angle), b * np.sin(angle), v.centre[2] + 5.0 - drop))
     return np.asarray(points)
 
 

@@ -150,12 +150,14 @@ def _slice_dataset(
     ds.PatientBirthDate = FAKE_PATIENT["birth_date"]
     ds.PatientSex = FAKE_PATIENT["sex"]
     ds.PatientIdentityRemoved = "YES"
+    ds.DeidentificationMethod = "synthetic phantom: no real patient"
     ds.StudyInstanceUID, ds.StudyDate, ds.StudyTime = study_uid, date, "120000"
     ds.StudyID, ds.AccessionNumber, ds.ReferringPhysicianName = "1", "", ""
     ds.StudyDescription = study_description
     # series, frame of reference, equipment
     ds.Modality, ds.SeriesInstanceUID, ds.SeriesNumber = "CT", series_uid, 1
     ds.SeriesDescription = series_description[:64]
+    ds.BodyPartExamined = "SPINE"  # unpaired: no Laterality
     ds.SeriesDate, ds.SeriesTime = date, "120000"
     ds.PatientPosition = "HFS"
     ds.FrameOfReferenceUID, ds.PositionReferenceIndicator = frame_uid, ""

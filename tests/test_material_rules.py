@@ -1,0 +1,165 @@
+"""Stage 2 on small synthetic CTs: each material rule, with and without an anatomy map."""
+
+import math
+
+import numpy as np
+import pytest
+from segment_scene import (
+    ORIGIN,
+    anatomy_on_grid,
+    box,
+    ellipsoid,
+    fraction,
+    holding,
+    render,
+    spine_scene,
+    tube,
+)
+
+from cementseg.material import classify_materials
+from cementseg.segment import find_candidates
+from cementseg.settings import Settings
+
+SETTINGS = Settings()
+O = np.array(ORIGIN)  # noqa: E741 -- the origin, as in the geometry helpers
+
+
+def classified(volume, anatomy):
+    candidates = find_candidates(volume, SETTINGS)
+    classify_materials(candidates, volume, anatomy, SETTINGS)
+    return candidates
+
+
+@pytest.mark.parametrize("spacing", [0.8, 1.5, 3.0])
+def test_fill_in_vertebral_body_is_cement_and_cortex_is_bone(spacing):
+    scene = spine_scene((spacing,) * 3)
+    anatomy = anatomy_on_grid(scene.volume, [("posterior_elements", scene.bar)], scene.bodies)
+    candidates = classified(scene.volume, anatomy)
+    fill_share = fraction(scene.volume.shape, scene.volume.spacing_mm, scene.fill, 3)
+    (fill,) = holding(candidates, np.flatnonzero(fill_share > 0.99))
+    assert fill.material == "cement" and "vertebral body" in fill.reason
+    assert 0.0 < fill.evidence["confidence"] <= 1.0
+    # partial-volume cement volume: within 15% of the rendered fill (voxel counts overshoot)
+    true_ml = fill_share.sum() * scene.volume.voxel_volume_mm3 / 1000
+    assert fill.evidence["volume_pv_ml"] == pytest.approx(true_ml, rel=0.15)
+    assert fill.cement_fraction.shape == fill.flat_index.shape
+    for other in candidates:
+        if other is not fill:
+            assert other.material == "bone", other.reason
+
+
+def test_without_anatomy_the_reason_says_so():
+    scene = spine_scene((1.5,) * 3)
+    candidates = classified(scene.volume, None)
+    assert candidates
+    assert all(c.reason.endswith("(no anatomy map)") for c in candidates)
+    assert all(c.evidence["confidence"] <= 0.5 for c in candidates)
+    assert max(candidates, key=lambda c: c.volume_ml).material == "cement"
+
+
+@pytest.mark.parametrize("spacing", [0.8, 1.5, 3.0])
+@pytest.mark.parametrize("lumen_hu", [40.0, 350.0])
+def test_thin_ivc_cast_is_cement_with_its_true_volume(spacing, lumen_hu):
+    """A 2 mm, 2000 HU cast in an IVC, unenhanced or with refluxed contrast."""
+    ivc = tube(O + (30, 30, 2), O + (30, 30, 58), 12.0)
+    cast = tube(O + (26, 33, 8), O + (31, 27, 52), 1.0)
+    volume = render(
+        (round(60 / spacing),) * 3, (spacing,) * 3, [(ivc, lumen_hu), (cast, 2000.0)], blur_mm=0.5
+    )
+    candidates = classified(volume, anatomy_on_grid(volume, [("inferior_vena_cava", ivc)]))
+    line = np.flatnonzero(fraction(volume.shape, volume.spacing_mm, cast) >= 0.25)
+    found = holding(candidates, line)
+    assert found and all(c.material == "cement" for c in found), [c.reason for c in found]
+    true_ml = math.pi * 1.0**2 * np.linalg.norm([5, -6, 44]) / 1000
+    assert sum(c.evidence["volume_pv_ml"] for c in found) == pytest.approx(true_ml, rel=0.15)
+
+
+@pytest.mark.parametrize("with_anatomy", [True, False])
+def test_saturated_screw_is_metal_next_to_a_cement_fill(with_anatomy):
+    """A 6.5 mm screw at the 12-bit ceiling through the pedicle into a cemented body."""
+    scene = spine_scene((1.0,) * 3)
+    centre = np.array([25.0, 30.0, 47.0]) + O
+    screw = tube(centre + (8, 35, 0), centre + (3, -5, 0), 3.25)
+    volume = render(scene.volume.shape, (1.0,) * 3, [(lambda x, y, z: np.zeros(x.shape, bool), 0.0)])
+    hu = scene.volume.hu.astype(float)
+    share = fraction(volume.shape, volume.spacing_mm, screw, 3)
+    hu = np.clip(hu * (1 - share) + 8000.0 * share, -1024, 3071)
+    volume.hu = np.rint(hu).astype(np.int16)
+    anatomy = (
+        anatomy_on_grid(volume, [("posterior_elements", scene.bar)], scene.bodies) if with_anatomy else None
+    )
+    candidates = classified(volume, anatomy)
+    (metal,) = holding(candidates, np.flatnonzero(share > 0.99))
+    assert metal.material == "metal", metal.reason
+    assert metal.evidence["core"] == "metal"
+    fill_core = np.flatnonzero(
+        (fraction(volume.shape, volume.spacing_mm, scene.fill, 2) > 0.99) & (share == 0)
+    )
+    assert all(c.material == "cement" for c in holding(candidates, fill_core) if c is not metal)
+
+
+def test_extended_scale_metal_and_thin_saturated_wire():
+    spacing = (1.0, 1.0, 1.0)
+    rod = tube(O + (10, 10, 5), O + (10, 10, 45), 2.0)
+    wire = tube(O + (30, 30, 5), O + (34, 28, 45), 0.4)
+    volume = render((50, 45, 45), spacing, [(rod, 9000.0), (wire, 40000.0)], supersample=4, blur_mm=0.5)
+    volume.hu = np.clip(volume.hu.astype(np.int32), -1024, 12000).astype(np.int16)
+    candidates = classified(volume, None)
+    (rod_candidate,) = holding(candidates, np.flatnonzero(fraction(volume.shape, spacing, rod) > 0.99))
+    assert rod_candidate.material == "metal" and "extended HU scale" in rod_candidate.reason
+    clipped = render((50, 45, 45), spacing, [(wire, 40000.0)], supersample=4, blur_mm=0.5)
+    clipped.hu = np.clip(clipped.hu.astype(np.int32), -1024, 3071).astype(np.int16)
+    (lead,) = classified(clipped, None)
+    assert lead.material == "metal" and "wire" in lead.reason
+
+
+@pytest.mark.parametrize("with_anatomy", [True, False])
+def test_dense_contrast_column_is_contrast(with_anatomy):
+    """CTPA: undiluted contrast (2100 HU) filling a 20 mm SVC-like tube over 80 mm."""
+    svc = tube(O + (30, 30, 5), O + (30, 30, 85), 10.0)
+    volume = render((90, 60, 60), (1.0, 1.0, 1.0), [(svc, 2100.0)], supersample=2, blur_mm=0.5)
+    anatomy = anatomy_on_grid(volume, []) if with_anatomy else None
+    (column,) = classified(volume, anatomy)
+    assert column.material == "contrast", column.reason
+
+
+def test_contrast_refluxed_into_the_ivc_is_contrast_and_cast_inside_is_cement():
+    """IVC lumen full of refluxed contrast (1300 HU) holding a 2.5 mm cast of 2200 HU cement."""
+    ivc = tube(O + (30, 30, 2), O + (30, 30, 70), 10.0)
+    cast = tube(O + (28, 31, 10), O + (31, 29, 60), 1.25)
+    volume = render(
+        (72, 60, 60), (1.0, 1.0, 1.0), [(ivc, 1300.0), (cast, 2200.0)], supersample=3, blur_mm=0.5
+    )
+    candidates = classified(volume, anatomy_on_grid(volume, [("inferior_vena_cava", ivc)]))
+    cast_voxels = np.flatnonzero(fraction(volume.shape, volume.spacing_mm, cast, 3) > 0.9)
+    lumen_voxels = np.flatnonzero(
+        fraction(volume.shape, volume.spacing_mm, tube(O + (30, 30, 2), O + (30, 30, 70), 6.0), 2) > 0.99
+    )
+    lumen_voxels = np.setdiff1d(
+        lumen_voxels, np.flatnonzero(fraction(volume.shape, volume.spacing_mm, cast, 3) > 0)
+    )
+    assert all(c.material == "cement" for c in holding(candidates, cast_voxels))
+    assert all(c.material == "contrast" for c in holding(candidates, lumen_voxels)), [
+        (c.material, c.reason) for c in holding(candidates, lumen_voxels)
+    ]
+
+
+def test_aortic_wall_plaque_is_calcification():
+    aorta = tube(O + (30, 30, 2), O + (30, 30, 58), 11.0)
+    plaque = box(O + (40.0, 27.0, 20.0), O + (42.0, 33.0, 28.0))
+    volume = render(
+        (60, 60, 60), (0.8, 0.8, 0.8), [(aorta, 40.0), (plaque, 1400.0)], supersample=2, blur_mm=0.5
+    )
+    (candidate,) = classified(volume, anatomy_on_grid(volume, [("aorta", aorta)]))
+    assert candidate.material == "calcification", candidate.reason
+
+
+def test_embolus_needs_a_cemented_vertebra_in_the_scan():
+    """A dense nodule in a pulmonary artery: cement only if some vertebra holds cement."""
+    artery = tube(O + (20, 20, 5), O + (20, 20, 55), 3.0)
+    nodule = ellipsoid(O + (20, 20, 30), (2.0, 2.0, 3.0))
+    volume = render((60, 40, 40), (1.0, 1.0, 1.0), [(artery, 40.0), (nodule, 2200.0)], -850.0, 3, 0.5)
+    (alone,) = classified(
+        volume, anatomy_on_grid(volume, [("lung", box(O - 1, O + 100)), ("pulmonary_artery", artery)])
+    )
+    assert alone.material == "indeterminate" and "no cemented vertebra" in alone.reason
