@@ -177,6 +177,10 @@ def write_report(rows: list[Row], path: Path, command: str, seconds: float) -> N
             lines.append(f"- {failure}")
     if all(not r.failures for r in rows):
         lines.append("- none")
+    old = path.read_text() if path.exists() else ""
+    marker = "<!-- validate_totalseg: begin -->"  # benchmarks/validate_totalseg.py's section: keep it
+    if marker in old:
+        lines += ["", old[old.index(marker):].rstrip("\n")]
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -500,7 +500,7 @@ def _merged_parts(
                 continue
             fill_neighbours = [n for n in part.neighbours if parts[n].code >= FILL_CODE]
             named_neighbours = [n for n in part.neighbours if parts[n].code not in _GENERIC | fill_codes]
-            if fill_neighbours and part.max_outside_mm < spine.fill_margin_mm:
+            if fill_neighbours and part.max_outside_mm <= spine.fill_margin_mm:
                 target = max(fill_neighbours, key=lambda n: len(parts[n].flat_index))
             elif part.code in _GENERIC and named_neighbours and part.max_outside_mm <= spine.bridge_mm:
                 # the short stretch between the cortex and a named compartment belongs to the compartment

@@ -125,10 +125,13 @@ def find_candidates(volume: CTVolume, settings: Settings) -> list[Candidate]:
     min_voxels = max(1, math.ceil(settings.min_candidate_mm3 / volume.voxel_volume_mm3 - 1e-9))
     dense = _hysteresis_mask(volume.hu, levels.dense_seed_hu, levels.dense_grow_hu, reach_voxels, None)
     cores = (("metal", _metal_core_hu(volume.hu, settings)), ("cement_dense", settings.cement_min_hu))
+    split_min = max(min_voxels, math.ceil(settings.split_min_mm3 / volume.voxel_volume_mm3))
     pieces = [
         piece
         for flat in _components(dense, volume.hu, levels.dense_seed_hu, min_voxels)
-        for piece in _split_at_cores(flat, volume.hu, cores, levels.dense_seed_hu, reach_voxels, min_voxels)
+        for piece in _split_at_cores(
+            flat, volume.hu, cores, levels.dense_seed_hu, reach_voxels, min_voxels, split_min
+        )
     ]
     if levels.faint_seed_hu is not None:
         faint = _hysteresis_mask(volume.hu, levels.faint_seed_hu, levels.faint_grow_hu, reach_voxels, dense)
@@ -229,7 +232,9 @@ def _metal_core_hu(hu: np.ndarray, settings: Settings) -> float:
     return settings.metal_min_hu_extended if extended else settings.hu_ceiling_12bit
 
 
-def _split_at_cores(flat, hu, cores, seed_hu, reach_voxels, min_voxels) -> list[tuple[np.ndarray, str]]:
+def _split_at_cores(
+    flat, hu, cores, seed_hu, reach_voxels, min_voxels, split_min_voxels
+) -> list[tuple[np.ndarray, str]]:
     """Split one dense component into material-homogeneous pieces: ``[(flat indices, core kind)]``.
 
     Metal touching cement or bone, cement touching cortical bone, a cement cast inside a
@@ -238,7 +243,9 @@ def _split_at_cores(flat, hu, cores, seed_hu, reach_voxels, min_voxels) -> list[
     metal pieces; of what remains, those within one voxel (the partial-volume rim) of a
     cement-dense core (>= ``cement_min_hu``) form cement-dense pieces -- a cast in a dense
     contrast lumen keeps only a one-voxel sleeve of it; the rest (cortical bone, contrast)
-    keeps the pieces that still hold a seed voxel.
+    keeps the pieces that still hold a seed voxel. Pieces of the rest smaller than
+    ``split_min_voxels`` stay with the core they touch: the gaps between the partial-volume
+    peaks of one thin cast are no second material.
     """
     values = hu.reshape(-1)[flat]
     if values.max() < min(level for _, level in cores):
@@ -256,12 +263,24 @@ def _split_at_cores(flat, hu, cores, seed_hu, reach_voxels, min_voxels) -> list[
             continue
         reach = reach_voxels if kind == "metal" else (1, 1, 1)
         region = remaining & (dilate_box(core.view(np.uint8), reach) > 0)
+        _return_crumbs(region, remaining & ~region, split_min_voxels)
         remaining &= ~region
         if not remaining.any() and not pieces:
             return [(flat, kind)]
         pieces += [(piece, kind) for piece in _box_components(region, lo, hu, -np.inf, min_voxels)]
     pieces += [(piece, "none") for piece in _box_components(remaining, lo, hu, seed_hu, min_voxels)]
     return pieces
+
+
+def _return_crumbs(region: np.ndarray, rest: np.ndarray, split_min_voxels: int) -> None:
+    """Add to ``region`` the 26-connected pieces of ``rest`` smaller than ``split_min_voxels``."""
+    labels, count = cc3d.connected_components(rest, connectivity=26, return_N=True)
+    if count == 0:
+        return
+    sizes = np.bincount(labels.reshape(-1), minlength=count + 1)
+    small = sizes < split_min_voxels
+    small[0] = False
+    region |= small[labels]
 
 
 def _box_components(mask: np.ndarray, lo: np.ndarray, hu: np.ndarray, seed_hu: float, min_voxels: int):

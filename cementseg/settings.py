@@ -44,6 +44,9 @@ class Settings:
     faint_pass_max_pv: float = 0.9
     #: growth stops this far (mm, at least 1.5 voxels) from a seed voxel: no flooding into bone
     grow_reach_mm: float = 3.0
+    #: a component is split at its metal / cement-dense cores only into pieces of at least
+    #: this size (mm3); smaller remainders stay with their core
+    split_min_mm3: float = 50.0
 
     # --- materials (stage 2, owner: material.py -- see its docstring) -------------------
     #: the HU ceiling of 12-bit scanners; a scan whose maximum exceeds it uses an extended scale
@@ -100,8 +103,10 @@ class Settings:
     contrast_min_lumen_ml: float = 1.0
     contrast_min_diameter_mm: float = 8.0
     #: a blood pool at least this dense (HU) is enhanced; a candidate in it whose HU p95 is
-    #: less than pv * cement_min_local_contrast_hu above it is contrast, not cement
+    #: less than pv * cement_min_pool_excess_hu above it is contrast, not cement (PMMA from
+    #: 1500 HU still stands 200 HU and more above refluxed contrast of about 1300 HU)
     enhanced_blood_min_hu: float = 150.0
+    cement_min_pool_excess_hu: float = 300.0
 
     # --- anatomy (built-in engine, owner: cementseg/anatomy -- see docs/anatomy.md) ----------
     #: voxel size (mm) of the anatomy working grid (coarser native voxels are kept as they are)
@@ -134,7 +139,7 @@ class Settings:
     #: (the anatomy's working grid is coarser than the CT); the margin used is the larger of this
     #: and `fill_margin_voxels` CT voxels
     fill_margin_mm: float = 2.5
-    fill_margin_voxels: float = 1.0
+    fill_margin_voxels: float = 1.5
     #: radius (mm) of the disk that opens the vertebral body mask slice by slice: cement bulging
     #: out of a body, which an HU-based map takes for bone, falls off; the round body stays
     body_opening_mm: float = 9.0

@@ -71,6 +71,8 @@ def scan_command(
     """
     from cementseg.pipeline import scan
 
+    if anatomy is not None and anatomy_engine != "builtin":
+        raise click.UsageError("give either --anatomy or --anatomy-engine totalsegmentator, not both")
     try:
         findings = scan(
             path,

@@ -20,8 +20,11 @@ def abdomen_ct(totalseg_example) -> CTVolume:
 
 
 def _grid_of(anatomy) -> WorkingGrid:
-    return WorkingGrid(hu=np.zeros(anatomy.structures.shape, np.float32), spacing_mm=anatomy.spacing_mm,
-                       origin_lps_mm=tuple(anatomy.affine[:3, 3]))
+    return WorkingGrid(
+        hu=np.zeros(anatomy.structures.shape, np.float32),
+        spacing_mm=anatomy.spacing_mm,
+        origin_lps_mm=tuple(anatomy.affine[:3, 3]),
+    )
 
 
 def _ordered_levels(anatomy) -> list:
@@ -48,7 +51,7 @@ def test_v2_spine_file_detected_as_total(totalseg_example, abdomen_ct):
     """Codes 26-33 are S1..T11 in `total` but T9..T2 in `total_v1`: the lungs decide."""
     anatomy = load_external(totalseg_example / "abdomen_seg_v2_spine.nii.gz", abdomen_ct)
     assert _ordered_levels(anatomy) == ["S1", *LUMBAR_TO_T11]
-    assert anatomy.level_note == "level names from the external labels"
+    assert anatomy.level_note.startswith("level names from the external labels; the built-in count")
     assert anatomy.source["aorta"] == "builtin"  # absent from the file, found by the engine
 
 
@@ -58,9 +61,15 @@ def test_class_map_detection_by_codes(totalseg_example):
 
 
 def test_vertebrae_body_task_gives_bodies_and_discs(totalseg_example, abdomen_ct):
-    anatomy = from_labels(abdomen_ct, sitk.ReadImage(str(totalseg_example / "abdomen_seg_v1.nii.gz")), "total_v1",
-                          vertebrae_body=sitk.ReadImage(str(totalseg_example / "abdomen_vertebrae_body.nii.gz")))
-    body = labels_to_grid(sitk.ReadImage(str(totalseg_example / "abdomen_vertebrae_body.nii.gz")), _grid_of(anatomy))
+    anatomy = from_labels(
+        abdomen_ct,
+        sitk.ReadImage(str(totalseg_example / "abdomen_seg_v1.nii.gz")),
+        "total_v1",
+        vertebrae_body=sitk.ReadImage(str(totalseg_example / "abdomen_vertebrae_body.nii.gz")),
+    )
+    body = labels_to_grid(
+        sitk.ReadImage(str(totalseg_example / "abdomen_vertebrae_body.nii.gz")), _grid_of(anatomy)
+    )
     assert anatomy.source["vertebral_body"] == anatomy.source["intervertebral_disc"] == "totalsegmentator"
     np.testing.assert_array_equal(anatomy.vertebrae > 0, (body == 1) & (anatomy.vertebrae > 0))
     assert (anatomy.mask("intervertebral_disc") == (body == 2)).mean() > 0.999

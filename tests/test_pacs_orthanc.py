@@ -33,15 +33,22 @@ def _free_port() -> int:
 def orthanc(tmp_path_factory):
     """A throwaway Orthanc (DICOMweb on, basic auth on, DICOM port off) holding two phantom CT series."""
     if not Path(ORTHANC).exists() or not PLUGIN.exists():
-        pytest.skip(f"Orthanc or its DICOMweb plugin is not installed ({ORTHANC}, {PLUGIN}); "
-                    f"tests/system_setup.sh installs them on Debian")
+        pytest.skip(
+            f"Orthanc or its DICOMweb plugin is not installed ({ORTHANC}, {PLUGIN}); "
+            f"tests/system_setup.sh installs them on Debian"
+        )
     base = tmp_path_factory.mktemp("orthanc")
     port = _free_port()
     config = {
-        "Name": "cementseg-test", "HttpPort": port, "RemoteAccessAllowed": False,
-        "StorageDirectory": str(base / "storage"), "IndexDirectory": str(base / "index"),
-        "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
-        "DicomServerEnabled": False, "Plugins": [str(PLUGIN)],
+        "Name": "cementseg-test",
+        "HttpPort": port,
+        "RemoteAccessAllowed": False,
+        "StorageDirectory": str(base / "storage"),
+        "IndexDirectory": str(base / "index"),
+        "AuthenticationEnabled": True,
+        "RegisteredUsers": {USER: PASSWORD},
+        "DicomServerEnabled": False,
+        "Plugins": [str(PLUGIN)],
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
     }
     (base / "orthanc.json").write_text(json.dumps(config))
@@ -61,7 +68,9 @@ def orthanc(tmp_path_factory):
             time.sleep(0.2)
         scene = make_scene(base / "upload", with_failures=False)
         for path in sorted(scene.root.rglob("*.dcm")):
-            answer = requests.post(f"{http}/instances", data=path.read_bytes(), auth=(USER, PASSWORD), timeout=30)
+            answer = requests.post(
+                f"{http}/instances", data=path.read_bytes(), auth=(USER, PASSWORD), timeout=30
+            )
             answer.raise_for_status()
         yield http, scene
     finally:
@@ -75,14 +84,20 @@ def orthanc(tmp_path_factory):
 
 
 def _orthanc_series(http: str, modality: str) -> list[dict]:
-    found = requests.post(f"{http}/tools/find", auth=(USER, PASSWORD), timeout=30,
-                          json={"Level": "Series", "Query": {"Modality": modality}, "Expand": True}).json()
+    found = requests.post(
+        f"{http}/tools/find",
+        auth=(USER, PASSWORD),
+        timeout=30,
+        json={"Level": "Series", "Query": {"Modality": modality}, "Expand": True},
+    ).json()
     return found
 
 
 def _instance_tags(http: str, series: dict) -> dict:
     instance = series["Instances"][0]
-    return requests.get(f"{http}/instances/{instance}/tags?simplify", auth=(USER, PASSWORD), timeout=30).json()
+    return requests.get(
+        f"{http}/instances/{instance}/tags?simplify", auth=(USER, PASSWORD), timeout=30
+    ).json()
 
 
 def test_pacs_query_filters(orthanc):
@@ -115,8 +130,21 @@ def test_pacs_scan_and_store_results_round_trip(orthanc, tmp_path, monkeypatch):
     monkeypatch.setenv("CEMENTSEG_PACS_USER", USER)
     monkeypatch.setenv("CEMENTSEG_PACS_PASSWORD", PASSWORD)
     out = tmp_path / "out"
-    outcome = CliRunner().invoke(main, ["pacs", "--url", f"{http}/dicom-web", "--since", "2026-01-01",
-                                        "--out", str(out), "--store-results", "--fail-on", "never"])
+    outcome = CliRunner().invoke(
+        main,
+        [
+            "pacs",
+            "--url",
+            f"{http}/dicom-web",
+            "--since",
+            "2026-01-01",
+            "--out",
+            str(out),
+            "--store-results",
+            "--fail-on",
+            "never",
+        ],
+    )
     try:
         from cementseg.report.outputs import write_outputs  # noqa: F401
     except ImportError:  # without the issue-6 writers nothing may be faked: a one-line refusal
@@ -126,20 +154,36 @@ def test_pacs_scan_and_store_results_round_trip(orthanc, tmp_path, monkeypatch):
         return
     assert outcome.exit_code == 0, outcome.output
     assert "2 CT series found, 2 scanned, 0 failed" in outcome.output
-    assert "4 object(s) stored back" in outcome.output
+    findings = {f.parent.name: json.loads(f.read_text()) for f in out.glob("series/*/*/findings.json")}
+    assert set(findings) == set(scene.ct_series)
+    with_cement = {
+        uid
+        for uid, document in findings.items()
+        if any(c["material"] == "cement" for c in document["components"])
+    }
+    assert with_cement, "the phantoms must show cement for a SEG to be made"
+    assert f"{2 * len(with_cement)} object(s) stored back" in outcome.output
     segs, srs = _orthanc_series(http, "SEG"), _orthanc_series(http, "SR")
-    assert len(segs) == len(srs) == 2
-    for seg, sr in zip(sorted(segs, key=lambda s: s["ParentStudy"]), sorted(srs, key=lambda s: s["ParentStudy"]),
-                       strict=True):
+    assert len(segs) == len(srs) == len(with_cement)
+    referenced_series = set()
+    for seg, sr in zip(
+        sorted(segs, key=lambda s: s["ParentStudy"]), sorted(srs, key=lambda s: s["ParentStudy"]), strict=True
+    ):
         assert seg["ParentStudy"] == sr["ParentStudy"]
         seg_tags, sr_tags = _instance_tags(http, seg), _instance_tags(http, sr)
         referenced = seg_tags["ReferencedSeriesSequence"][0]["SeriesInstanceUID"]
-        assert referenced in scene.ct_series
-        assert seg_tags["StudyInstanceUID"] == sr_tags["StudyInstanceUID"]
-        evidence = {s["SeriesInstanceUID"] for e in sr_tags["CurrentRequestedProcedureEvidenceSequence"]
-                    for s in e["ReferencedSeriesSequence"]}
+        referenced_series.add(referenced)
+        assert (
+            seg_tags["StudyInstanceUID"]
+            == sr_tags["StudyInstanceUID"]
+            == findings[referenced]["input"]["study_uid"]
+        )
+        evidence = {
+            s["SeriesInstanceUID"]
+            for e in sr_tags["CurrentRequestedProcedureEvidenceSequence"]
+            for s in e["ReferencedSeriesSequence"]
+        }
         assert referenced in evidence and seg_tags["SeriesInstanceUID"] in evidence
+    assert referenced_series == with_cement
     for row in (out / "summary.csv").read_text().splitlines()[1:]:
         assert ",ok," in row
-    findings = list(out.glob("series/*/*/findings.json"))
-    assert len(findings) == 2 and {f.parent.name for f in findings} == set(scene.ct_series)

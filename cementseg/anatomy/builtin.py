@@ -30,6 +30,7 @@ from .vessels import (
     azygos_prior,
     find_tube,
     heart_mask,
+    ivc_course,
     pulmonary_vessels,
     right_heart,
 )
@@ -48,13 +49,13 @@ PAINT_ORDER = (
     "soft_tissue",
     "paravertebral",
     "lung",
+    "other_bone",
     "pulmonary_artery",
     "heart",
     "right_heart",
     "azygos_system",
     "inferior_vena_cava",
     "aorta",
-    "other_bone",
     "neural_foramen",
     "posterior_elements",
     "intervertebral_disc",
@@ -361,20 +362,22 @@ def _vessels(
     grid: WorkingGrid, body: np.ndarray, lungs: np.ndarray, spine: Spine, settings: Settings
 ) -> dict[str, np.ndarray]:
     slices = _spine_slices(grid, spine)
-    tissue = body & (grid.hu > BLOOD_HU[0]) & (grid.hu < BLOOD_HU[1]) & ~lungs
+    tissue = body & (grid.hu > BLOOD_HU[0]) & ~lungs  # dense contrast or cement fills the lumen too
     tissue &= ~ndimage.binary_dilation(spine.body_mask, iterations=1)
     aorta, _ = find_tube(grid, tissue, slices, AORTA_WINDOW, settings.anatomy_canal_max_gap_mm)
-    ivc, _ = find_tube(grid, tissue & ~aorta, slices, IVC_WINDOW, settings.anatomy_canal_max_gap_mm)
+    _, ivc_track = find_tube(grid, tissue & ~aorta, slices, IVC_WINDOW, settings.anatomy_canal_max_gap_mm)
     thoracic = lungs.any(axis=(1, 2))
     azygos = azygos_prior(grid, tissue & ~aorta, slices, thoracic)
     spine_front = _anterior_of_spine(grid, slices)
     heart = heart_mask(grid, lungs, body, spine_front & ~aorta)
+    right = right_heart(heart, grid)
+    ivc = ivc_course(grid, tissue & ~aorta, slices, ivc_track, right, thoracic)
     return {
         "aorta": aorta,
         "inferior_vena_cava": ivc,
         "azygos_system": azygos,
         "heart": heart,
-        "right_heart": right_heart(heart, grid),
+        "right_heart": right,
         "pulmonary_artery": pulmonary_vessels(grid, lungs),
     }
 

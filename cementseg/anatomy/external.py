@@ -5,7 +5,11 @@
 physical space (nearest-neighbour resampling onto the working grid; NIfTI's RAS is read
 as LPS by SimpleITK) and refuses labels that do not overlap the CT. Vertebrae keep their
 level names; what the labels lack (discs, canal boundary, foramina, azygos, ...) comes
-from the built-in engine aligned to the given vertebrae. ``AnatomyMap.source`` says which.
+from the built-in engine aligned to the given vertebrae; the spinal canal and other bone are
+the union of both (`UNION_WITH_BUILTIN`). ``AnatomyMap.source`` says which. The vertebra
+labels are checked and their level names cross-checked with the built-in count
+(`totalseg_checks`): failures become warnings and ``AnatomyMap.level_doubts``.
+Merge policy and checks: docs/totalsegmentator.md.
 """
 
 from __future__ import annotations
@@ -227,7 +231,12 @@ def _from_grid_labels(
         # the canal's boundary, and dense bone TotalSegmentator has no class for (calcified
         # cartilage, heterotopic bone), still come from the built-in engine
         if structure in UNION_WITH_BUILTIN and structure in masks:
-            masks[structure] = masks[structure] | mask
+            named = (
+                np.any([m for s, m in given.items() if s not in UNION_WITH_BUILTIN], axis=0)
+                if given
+                else False
+            )
+            masks[structure] = (masks[structure] & ~named) | mask
             sources[structure] = f"{TOTALSEGMENTATOR} + builtin"
             continue
         masks[structure] = mask
@@ -243,7 +252,9 @@ def _from_grid_labels(
     return anatomy
 
 
-def _check_levels(anatomy: AnatomyMap, grid: WorkingGrid, levels: dict[str, np.ndarray], settings: Settings) -> None:
+def _check_levels(
+    anatomy: AnatomyMap, grid: WorkingGrid, levels: dict[str, np.ndarray], settings: Settings
+) -> None:
     """Label checks and the built-in level cross-check: warnings and `level_doubts` on ``anatomy``."""
     warnings, doubts_by_name = check_vertebra_labels(levels, grid, settings)
     id_of = {name: vid for vid, name in anatomy.vertebra_levels.items()}
@@ -256,9 +267,7 @@ def _check_levels(anatomy: AnatomyMap, grid: WorkingGrid, levels: dict[str, np.n
         warnings += more
         for vid, reason in crosscheck_doubts.items():
             doubts.setdefault(vid, reason)
-        anatomy.level_note += (
-            f"; the built-in count ({builtin['level_note']}) confirms {confirmed} of {len(anatomy.vertebra_levels)}"
-        )
+        anatomy.level_note += f"; the built-in count ({builtin['level_note']}) confirms {confirmed} of {len(anatomy.vertebra_levels)}"
     anatomy.warnings.extend(warnings)
     anatomy.level_doubts.update(doubts)
 

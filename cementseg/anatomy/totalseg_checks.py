@@ -32,6 +32,8 @@ from .levels import ORDER
 FILL_IN_BODY_MIN_SHARE = 0.5
 #: a built-in body matches an external one when this share of the external body lies in it
 MATCH_MIN_SHARE = 0.3
+#: ... and this share of the built-in body lies in the external one (not two bodies taken as one)
+MATCH_MIN_BUILTIN_SHARE = 0.6
 POSITION_RULE = "builtin position/shape rule"
 
 
@@ -101,7 +103,11 @@ def _split_pieces_ml(mask: np.ndarray, grid: WorkingGrid, settings: Settings) ->
         box = stats["bounding_boxes"][label]
         at_scan_end = box[0].start == 0 or box[0].stop == mask.shape[0]
         ml = count * grid.voxel_ml
-        if not at_scan_end and ml >= settings.totalseg_split_min_ml and count >= settings.totalseg_split_min_share * largest:
+        if (
+            not at_scan_end
+            and ml >= settings.totalseg_split_min_ml
+            and count >= settings.totalseg_split_min_share * largest
+        ):
             pieces.append(ml)
     return pieces
 
@@ -126,9 +132,16 @@ def cross_check_levels(
         ids, counts = np.unique(builtin_vertebrae[body], return_counts=True)
         keep = ids > 0
         ids, counts = ids[keep], counts[keep]
-        if not len(ids) or counts.max() < MATCH_MIN_SHARE * body.sum():
+        if not len(ids):
             continue
-        builtin_name = builtin_levels.get(int(ids[np.argmax(counts)]))
+        best = int(ids[np.argmax(counts)])
+        overlap = counts.max()
+        if (
+            overlap < MATCH_MIN_SHARE * body.sum()
+            or overlap < MATCH_MIN_BUILTIN_SHARE * (builtin_vertebrae == best).sum()
+        ):
+            continue  # no built-in body, or one spanning several external ones (a missed disc)
+        builtin_name = builtin_levels.get(best)
         if builtin_name is None:
             continue
         if builtin_name == name:
@@ -185,7 +198,11 @@ def record_anatomy_sources(components: list, volume, anatomy: AnatomyMap, settin
             structure = _deciding_structure(component, volume, anatomy, STRUCTURE_LOCATION)
             location_source = anatomy.source.get(structure, "builtin") if structure else POSITION_RULE
         ids = {component.evidence.get("source_vertebra_id"), id_of_level.get(component.vertebral_level)}
-        reasons += [anatomy.level_doubts[v] for v in sorted(i for i in ids if i is not None) if v in anatomy.level_doubts]
+        reasons += [
+            anatomy.level_doubts[v]
+            for v in sorted(i for i in ids if i is not None)
+            if v in anatomy.level_doubts
+        ]
         if reasons:
             component.confidence = round(component.confidence * settings.totalseg_doubt_confidence_factor, 3)
             component.evidence["level_doubt"] = "; ".join(dict.fromkeys(reasons))

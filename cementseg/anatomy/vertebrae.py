@@ -27,12 +27,15 @@ from .grid import WorkingGrid
 BODY_HALF_WIDTH_MM = 35.0  # no lumbar body is wider than 70 mm; alae and iliac bone lie beyond
 BODY_DEPTH_MM = 55.0  # from the canal's anterior wall to the front of the largest body
 MIN_BODY_AREA_MM2 = 200.0
-CORE_MIN_AREA_MM2 = 60.0  # a cortex-bounded core smaller than this is no body slice
+CORE_MIN_AREA_MM2 = 60.0
+GROWTH_OVER_RING_CORE = 1.6  # grown cancellous bone this much larger than the cortex-bounded core leaked  # a cortex-bounded core smaller than this is no body slice
 MAX_BODY_AREA_MM2 = 2500.0  # grown cancellous bone larger than this has leaked into enhanced tissue
 MAX_BODY_HALF_WIDTH_MM = 30.0
 MAX_BODY_DEPTH_MM = 48.0
 PLATE_REACH_MM = 12.0  # an endplate or cement-filled slice borrows the outline of a cored slice this near
 PLATE_MIN_COVER = 0.5  # ... when its dense plate covers this much of that outline
+CORTEX_ABOVE_CANCELLOUS_HU = 100.0  # the cortex is this much denser than the bone just anterior of the canal
+MAX_CORTEX_HU = 350.0  # ... but its threshold never exceeds this (cement-filled slices)
 CEMENT_CORE_HU = 1000.0  # denser than any cortex on the working grid: cement inside the ring is core
 DISC_SAMPLE_RADII = (0.0, 0.35, 0.7)  # fractions of the typical body radius
 MIN_DISC_SPACING_MM = 14.0
@@ -88,7 +91,8 @@ def _smooth_track(values: np.ndarray, valid: np.ndarray, sigma: float) -> np.nda
 def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancellous_hu: float) -> np.ndarray:
     """Vertebral body mask, slice by slice, anterior of the canal, bounded by the cortex.
 
-    The body's core is what the cortex ring (> ``cortex_hu``, closed over one voxel) encloses
+    The body's core is what the cortex ring encloses (closed over one voxel; above ``cortex_hu``, or
+    CORTEX_ABOVE_CANCELLOUS_HU above the median bone just anterior of the canal, up to MAX_CORTEX_HU)
     next to the canal (cement above CEMENT_CORE_HU included, its thin leaks opened away), plus cancellous bone (smoothed HU > ``cancellous_hu``, below
     ``cortex_hu``) grown from just anterior of the canal when it stays body-sized. The core's
     convex hull, grown by one voxel to take the cortex, bounds the body: enhanced blood,
@@ -106,21 +110,29 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
     for z in zs:
         cy, cx = canal.centre_yx[z]
         top = max(0, int(cy - (BODY_DEPTH_MM + canal.radius_mm[z]) / sy) - 1)
-        crop = (slice(top, min(ny, int(cy) + 1)),
-                slice(max(0, int(cx - BODY_HALF_WIDTH_MM / sx) - 1), min(nx, int(cx + BODY_HALF_WIDTH_MM / sx) + 2)))
+        crop = (
+            slice(top, min(ny, int(cy) + 1)),
+            slice(
+                max(0, int(cx - BODY_HALF_WIDTH_MM / sx) - 1), min(nx, int(cx + BODY_HALF_WIDTH_MM / sx) + 2)
+            ),
+        )
         anterior_mm = (cy - yy[crop]) * sy - canal.radius_mm[z]
         lateral_mm = np.abs(xx[crop] - cx) * sx
         window = (anterior_mm > 0) & (anterior_mm < BODY_DEPTH_MM) & (lateral_mm < BODY_HALF_WIDTH_MM)
         seed = (anterior_mm > 2.0) & (anterior_mm < 14.0) & (lateral_mm < 8.0)
         hu = grid.hu[z][crop]
-        dense = hu > cortex_hu
-        ring = ndimage.binary_closing(dense, structure=square) | dense
+        dense = hu > np.clip(np.median(hu[seed]) + CORTEX_ABOVE_CANCELLOUS_HU, cortex_hu, MAX_CORTEX_HU)
+        shell = hu > cortex_hu
+        ring = ndimage.binary_closing(shell, structure=square) | shell
         filled = ndimage.binary_fill_holes(ring) & window
         cement = ndimage.binary_opening(filled & (hu > CEMENT_CORE_HU), square)
         core = _seeded((filled & ~dense) | cement, seed)
         smooth = ndimage.gaussian_filter(hu, (1.5 / sy, 1.5 / sx))
-        cancellous = _seeded(ndimage.binary_opening((smooth > cancellous_hu) & ~dense & window, square), seed)
-        if cancellous.any() and _body_sized(cancellous, anterior_mm, lateral_mm, sy * sx):
+        cancellous = _seeded((smooth > cancellous_hu) & ~dense & window, seed)
+        ring_core = core.sum() * sy * sx >= CORE_MIN_AREA_MM2
+        if cancellous.any() and _body_sized(cancellous, anterior_mm, lateral_mm, sy * sx) and not (
+            ring_core and cancellous.sum() > GROWTH_OVER_RING_CORE * core.sum()
+        ):
             core |= cancellous
         solid[z] = np.zeros((ny, nx), dtype=bool)
         solid[z][crop] = filled | core
@@ -152,7 +164,9 @@ def _seeded(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
     return np.isin(labels, hit[hit > 0])
 
 
-def _body_sized(region: np.ndarray, anterior_mm: np.ndarray, lateral_mm: np.ndarray, pixel_mm2: float) -> bool:
+def _body_sized(
+    region: np.ndarray, anterior_mm: np.ndarray, lateral_mm: np.ndarray, pixel_mm2: float
+) -> bool:
     """Whether a grown region could be one vertebral body (area, half-width and depth)."""
     return bool(
         region.sum() * pixel_mm2 <= MAX_BODY_AREA_MM2
@@ -198,13 +212,16 @@ def disc_planes(grid: WorkingGrid, body_mask: np.ndarray, centreline: np.ndarray
     weight = (body_mask * np.clip(grid.hu, 0.0, DISC_WEIGHT_FULL_HU) / DISC_WEIGHT_FULL_HU).astype(np.float32)
     profile = _disk_profile(weight, spacing, path, tangent, radius_mm)
     profile = ndimage.gaussian_filter1d(profile, 1.5, mode="nearest")
-    dips, props = find_peaks(-np.pad(profile, 1, mode="edge"), prominence=MIN_DISC_DIP,
-                             distance=MIN_DISC_SPACING_MM)
+    dips, props = find_peaks(
+        -np.pad(profile, 1, mode="edge"), prominence=MIN_DISC_DIP, distance=MIN_DISC_SPACING_MM
+    )
     found = dict(zip((dips - 1).tolist(), props["prominences"].tolist(), strict=True))
     found.update(_missed_discs(profile, sorted(found)))
     found = _drop_split_bodies(found)
-    return [DiscPlane(centre_zyx=path[i] / spacing, normal_zyx_mm=tangent[i], dip=float(found[i]))
-            for i in sorted(found)]
+    return [
+        DiscPlane(centre_zyx=path[i] / spacing, normal_zyx_mm=tangent[i], dip=float(found[i]))
+        for i in sorted(found)
+    ]
 
 
 def _drop_split_bodies(dips: dict[int, float]) -> dict[int, float]:

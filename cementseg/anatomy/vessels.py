@@ -6,6 +6,7 @@
   in spine-frame millimetres; the
   per-slice centres are median-filtered along the spine, outliers dropped, gaps of up to
   ``max_gap_mm`` interpolated, and a disk of the median radius drawn on tissue voxels.
+  The IVC is then carried up behind and through the liver to the right atrium (`ivc_course`).
 * Azygos / hemiazygos: a 5 mm disk hugging the right-anterior (left) surface of the
   thoracic bodies, in the posterior mediastinum (a position prior: the veins are too
   small to see unenhanced on a 2-3 mm grid).
@@ -27,6 +28,10 @@ from .grid import WorkingGrid
 BLOOD_HU = (-20.0, 600.0)
 TUBE_RADIUS_MM = (6.0, 20.0)
 MAX_TRACK_JUMP_MM = 12.0
+IVC_MAX_OFF_USUAL_MM = 15.0  # a tracked IVC centre farther than this from its usual place is something else
+DENSE_LUMEN_HU = 250.0  # a cement cast or refluxed contrast in the IVC is this dense on the working grid
+IVC_CAST_MARGIN_MM = 8.0  # ... and counts as IVC up to this far outside the drawn disk
+IVC_ABOVE_LUNG_BASE_MM = 30.0  # without a heart in view, the IVC is drawn this far above the lung bases
 
 
 @dataclass(frozen=True)
@@ -194,3 +199,74 @@ def right_heart(heart: np.ndarray, grid: WorkingGrid) -> np.ndarray:
 def pulmonary_vessels(grid: WorkingGrid, lungs: np.ndarray) -> np.ndarray:
     """Vessels inside the lung outline (denser than -400 HU): the pulmonary arterial tree and its companions."""
     return lungs & (grid.hu > -400)
+
+
+def ivc_course(
+    grid: WorkingGrid,
+    tissue: np.ndarray,
+    slices: dict,
+    track: dict[int, tuple[np.ndarray, float]],
+    right_atrium: np.ndarray,
+    thoracic: np.ndarray,
+) -> np.ndarray:
+    """The IVC from its lowest tracked slice up to the right atrium (or the diaphragm).
+
+    Tracked centres within IVC_MAX_OFF_USUAL_MM of the IVC's usual place are kept; above and
+    between them the centre is interpolated towards the bottom of the right atrium, where the
+    IVC ends; without a heart in view it keeps its spine-relative place up to
+    IVC_ABOVE_LUNG_BASE_MM above the first slice with lung. Where fat does not outline it (behind
+    and inside the liver) this is a position prior, drawn as a disk of the tracked radius on
+    tissue. Dense material (a cement cast, refluxed contrast: > DENSE_LUMEN_HU) within
+    IVC_CAST_MARGIN_MM of the disk fills the real lumen and is IVC too: the prior's centre may be off
+    by that much where fat does not outline the vein.
+    """
+    sy, sx = grid.spacing_mm[1:]
+    ny, nx = grid.shape[1:]
+    yy, xx = np.mgrid[:ny, :nx]
+    usual = np.array(IVC_WINDOW.usual)
+    good = {}
+    for z, (centre, r) in track.items():
+        if z in slices:
+            offset = _frame_offset(centre, slices[z], (sy, sx))
+            if np.hypot(*(offset - usual)) <= IVC_MAX_OFF_USUAL_MM:
+                good[z] = (centre, offset, r)
+    mask = np.zeros(grid.shape, dtype=bool)
+    if len(good) < 3:
+        return mask
+    radius = float(np.median([r for _, _, r in good.values()]))
+    offset = np.median([o for _, o, _ in good.values()], axis=0)
+    anchors = {z: c for z, (c, _, _) in good.items()}
+    spine = sorted(slices)
+    if right_atrium.any():
+        top = int(np.nonzero(right_atrium.any(axis=(1, 2)))[0][0])
+        atrium = np.argwhere(right_atrium[top]).mean(axis=0)
+        if top in slices and _frame_offset(atrium, slices[top], (sy, sx))[0] > 0:  # right of the spine
+            anchors[top] = atrium
+    else:
+        lung_z = np.nonzero(thoracic)[0]
+        lung_z = lung_z[lung_z > min(good)]
+        top = spine[-1] if len(lung_z) == 0 else int(lung_z[0] + IVC_ABOVE_LUNG_BASE_MM / grid.spacing_mm[0])
+    for z in spine:
+        if max(good) < z <= top and z not in anchors:
+            anchors[z] = _from_frame(offset, slices[z], (sy, sx))
+    zs = np.array(sorted(anchors))
+    centres = np.array([anchors[z] for z in zs])
+    for z in range(int(zs[0]), min(int(zs[-1]), top, grid.shape[0] - 1) + 1):
+        cy, cx = np.interp(z, zs, centres[:, 0]), np.interp(z, zs, centres[:, 1])
+        distance_sq = ((yy - cy) * sy) ** 2 + ((xx - cx) * sx) ** 2
+        cast = (grid.hu[z] > DENSE_LUMEN_HU) & (distance_sq <= (radius + IVC_CAST_MARGIN_MM) ** 2)
+        mask[z] = ((distance_sq <= radius**2) | cast) & tissue[z]
+    return mask
+
+
+def _frame_offset(centre_yx: np.ndarray, spine_slice: tuple, spacing_yx) -> np.ndarray:
+    """(right, anterior of the body front) mm of a working-grid (y, x) point."""
+    body, anterior, right, body_radius = spine_slice
+    d = (np.asarray(centre_yx) - body) * spacing_yx
+    return np.array([d @ right, d @ anterior - body_radius])
+
+
+def _from_frame(offset: np.ndarray, spine_slice: tuple, spacing_yx) -> np.ndarray:
+    """Inverse of `_frame_offset`: working-grid (y, x) of a (right, anterior of front) mm offset."""
+    body, anterior, right, body_radius = spine_slice
+    return body + (offset[0] * right + (offset[1] + body_radius) * anterior) / np.asarray(spacing_yx)

@@ -72,7 +72,8 @@ def classify_materials(
             if verdict:
                 verdicts[c.id] = verdict
     _spread_cement(candidates, features, verdicts, scale, settings, has_anatomy)
-    _require_a_source(candidates, features, verdicts)
+    if has_anatomy:
+        _require_a_source(candidates, features, verdicts)
     for c in candidates:
         material, reason, confidence = verdicts.get(c.id, ("indeterminate", "fits no material rule", 0.3))
         c.material = material

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
+from scipy.spatial import cKDTree
 
 from ..candidates import Candidate
 from ..settings import Settings
@@ -73,11 +74,11 @@ def _cement_share(candidate, volume, background: float, cement_hu: float, taken:
     hu = volume.hu.reshape(-1)
     share = np.clip((hu[candidate.flat_index].astype(np.float32) - background) / scale, 0.0, 1.0)
     if len(ring_flat):
-        _, nearest = ndi.distance_transform_edt(~inside, sampling=volume.spacing_mm, return_indices=True)
-        target = nearest[(slice(None), *ring_zyx.T)].T + lo  # nearest candidate voxel of each ring voxel
-        position = np.searchsorted(candidate.flat_index, np.ravel_multi_index(tuple(target.T), volume.shape))
+        spacing = np.asarray(volume.spacing_mm)
+        own_zyx = candidate.zyx(volume.shape)
+        _, nearest = cKDTree(own_zyx * spacing).query((ring_zyx + lo) * spacing)  # nearest candidate voxel
         tail = np.clip((hu[ring_flat].astype(np.float32) - background) / scale, 0.0, 1.0)
-        np.add.at(share, position, tail)
+        np.add.at(share, nearest, tail)
     return np.maximum(share, 0.0).astype(np.float32)
 
 

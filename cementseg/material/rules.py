@@ -56,6 +56,8 @@ def is_thick(f: dict, scale: ScanScale, s: Settings) -> bool:
 def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
     """Dense like PMMA after partial volume, by the first test that applies.
 
+    0. In enhanced blood: its peak stands out from the blood around it by what a thin line
+       keeps (``pv * cement_min_pool_excess_hu``).
     1. A candidate with a core (voxels one voxel deep inside) by the core's median HU, which
        must reach `cement_bulk_min_hu`: denser than the bulk of any bone or contrast lumen.
     2. Mostly in bone: at least `cement_in_bone_min_fraction` of its voxels reach
@@ -68,6 +70,9 @@ def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
        spread of a blurred line (HU p95 - p50 >= `thin_cement_min_spread_hu`), not the flat
        plateau of a material below PMMA density.
     """
+    pool = f.get("blood_pool_hu")
+    if pool is not None and pool >= s.enhanced_blood_min_hu:  # in enhanced blood: judged against it
+        return c.hu_p95 - pool >= scale.pv * s.cement_min_pool_excess_hu
     core = f.get("core_hu")
     if core is not None:
         return core >= s.cement_bulk_min_hu
@@ -161,7 +166,8 @@ def next_to_metal(c: Candidate, f: dict, scale: ScanScale, s: Settings, metal_id
             f"touches metal (candidate {min(touching)}), bone-like HU p50 {c.hu_p50:.0f}: cortex or streaks",
             0.6,
         )
-    fill_like = f.get("vertebral_body_fraction", 0.0) >= 0.5 and c.volume_ml >= s.fill_near_metal_min_ml
+    in_body = f.get("vertebral_body_fraction", 1.0)  # without anatomy: judged by size alone
+    fill_like = in_body >= 0.5 and c.volume_ml >= s.fill_near_metal_min_ml
     if not fill_like:
         return (
             "metal",
@@ -194,7 +200,7 @@ def contrast(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: 
     """Enhanced blood: as dense as the pool around it, or a thick lumen below PMMA density."""
     pool = f.get("blood_pool_hu")
     if pool is not None and pool >= s.enhanced_blood_min_hu:
-        needed = scale.pv * s.cement_min_local_contrast_hu
+        needed = scale.pv * s.cement_min_pool_excess_hu
         if c.hu_p95 - pool < needed:
             reason = f"HU p95 {c.hu_p95:.0f} within {needed:.0f} HU of the enhanced blood ({pool:.0f} HU) around it"
             return "contrast", reason, 0.8
@@ -255,7 +261,9 @@ def cement(c: Candidate, f: dict, scale: ScanScale, s: Settings, cement_ids: set
     """Denser than its surroundings and in a vertebral body, on a venous route, or continuous with cement."""
     if not cement_dense(c, f, scale, s):
         return None
-    needed = scale.pv * s.cement_min_local_contrast_hu
+    pool = f.get("blood_pool_hu")
+    in_enhanced_pool = pool is not None and pool >= s.enhanced_blood_min_hu
+    needed = scale.pv * (s.cement_min_pool_excess_hu if in_enhanced_pool else s.cement_min_local_contrast_hu)
     if f["local_contrast_hu"] < needed:
         return None
     denser = f"{f['local_contrast_hu']:.0f} HU denser than its surroundings"
@@ -275,6 +283,9 @@ def cement(c: Candidate, f: dict, scale: ScanScale, s: Settings, cement_ids: set
 
 
 def cement_without_anatomy(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> Verdict:
+    """Without anatomy only candidates holding PMMA-dense voxels: faint ones may be cortex."""
+    if c.evidence.get("core") != "cement_dense":
+        return None
     needed = scale.pv * s.cement_min_local_contrast_hu
     if cement_dense(c, f, scale, s) and f["local_contrast_hu"] >= needed:
         return "cement", f"{f['local_contrast_hu']:.0f} HU denser than its surroundings, PMMA-dense", 0.5
