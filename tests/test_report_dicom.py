@@ -120,3 +120,16 @@ def test_real_series_without_study_series_and_frame_uids_is_refused_in_one_line(
     with pytest.raises(SourceImagesError, match="no StudyInstanceUID, SeriesInstanceUID;") as error:
         source_datasets(series, findings)
     assert "\n" not in str(error.value)
+
+
+def test_sr_of_a_one_segment_seg_references_that_segment(dicom_case, tmp_path):
+    """Fill only (one location): highdicom keeps the segment in the shared functional groups."""
+    case, _, datasets, seg_path, _ = dicom_case
+    fill_only = np.where(case.truth == 1, 1, 0).astype(case.truth.dtype)
+    findings = truth_findings(load(seg_path.parent / "ct"), fill_only)
+    seg = write_dicom_seg(findings, datasets, tmp_path / "seg.dcm")
+    sr = hd.sr.srread(write_dicom_sr(findings, seg, datasets, tmp_path / "sr.dcm"))
+    groups = sr.content.get_volumetric_roi_measurement_groups()
+    assert len(groups) == len(findings.components) > 0
+    assert {n for g in groups for n in g.referenced_segment.referenced_segment_numbers} == {1}
+    assert _dciodvfy_errors(tmp_path / "sr.dcm") == []

@@ -35,6 +35,18 @@ def _observation_context() -> hd.sr.ObservationContext:
     )
 
 
+def _referenced_segment(seg: Dataset, segment_number: int) -> hd.sr.ReferencedSegment:
+    # Built from the SEG's identity rather than `ReferencedSegment.from_segmentation`, which
+    # looks for the segment in every frame's functional groups and fails on a one-segment SEG
+    # (highdicom then stores the segment identification in the shared functional groups).
+    return hd.sr.ReferencedSegment(
+        sop_class_uid=seg.SOPClassUID,
+        sop_instance_uid=seg.SOPInstanceUID,
+        segment_number=segment_number,
+        source_series=hd.sr.SourceSeriesForSegmentation(seg.ReferencedSeriesSequence[0].SeriesInstanceUID),
+    )
+
+
 def _finding_group(
     component: Component, seg: Dataset, segment_number: int, algorithm: hd.sr.AlgorithmIdentification
 ) -> hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations:
@@ -54,7 +66,7 @@ def _finding_group(
         )
     return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"finding {component.id}"),
-        referenced_segment=hd.sr.ReferencedSegment.from_segmentation(seg, segment_number),
+        referenced_segment=_referenced_segment(seg, segment_number),
         finding_type=coded.type,
         finding_sites=[hd.sr.FindingSite(coded.site)] if coded.site is not None else None,
         algorithm_id=algorithm,
