@@ -141,6 +141,7 @@ def main() -> None:
         lines.append(f"| {anatomy} | {right}/{required} | {false} | {levels_ok}/{n} |")
     lines += ["", *table(rows)]
     write_section(lines, options.out)
+    print("\n".join(lines))
     print(f"wrote {options.out} ({minutes:.1f} min)")
 
 

@@ -703,7 +703,22 @@ def _refine_location(
     if part.rule:
         return LOCATIONS[code], part.rule
     if code == LOCATION_CODES["needle_tract"] and not connected:
-        code = LOCATION_CODES["other"]  # a needle tract starts in the fill; this is something else
+        # A needle tract starts in the fill, or at least runs thin from front to back along the
+        # pedicle; a lump in the posterior elements behind the body is in a neural foramen.
+        along_pedicle = (
+            abs(stats["principal_axis_lps"][1]) >= 0.6
+            and stats["length_mm"] >= 10.0
+            and stats["thickness_mm"] <= settings.venous_max_thickness_mm
+        )
+        if along_pedicle:
+            return "needle_tract", "cement along the pedicle axis in the posterior elements (needle tract)"
+        _, foramen = spine.behind_body(np.array([stats["centroid_lps_mm"]]))
+        if foramen[0]:
+            return (
+                "neural_foramen",
+                "cement lump lateral to the canal behind the vertebral body (neural foramen)",
+            )
+        code = LOCATION_CODES["other"]
     if code not in _GENERIC:
         return LOCATIONS[code], None
     if not connected:

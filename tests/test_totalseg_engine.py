@@ -136,3 +136,59 @@ def test_cached_output_on_another_place_is_refused(totalseg_example, dicom_serie
     sitk.WriteImage(labels, str(cache_path(tmp_path, dicom_series, fast=False)))
     with pytest.raises(AnatomyError, match="do not overlap"):
         scan(dicom_series, anatomy_engine="totalsegmentator", anatomy_cache_dir=tmp_path)
+
+
+FAKE_API = '''
+import os
+import shutil
+
+CALLS = []
+
+
+def totalsegmentator(input, output, **options):
+    """Stands in for TotalSegmentator: its real output for the DICOM series, and a call log."""
+    CALLS.append(options)
+    shutil.copyfile(os.environ["CEMENTSEG_TEST_TOTALSEG_OUTPUT"], output)
+'''
+
+
+@pytest.fixture
+def installed_stand_in(tmp_path, monkeypatch, totalseg_example):
+    """A stand-in `totalsegmentator` package (version 2.4.0) with weights folders, on sys.path."""
+    import sys
+
+    site = tmp_path / "site"
+    (site / "totalsegmentator").mkdir(parents=True)
+    (site / "totalsegmentator" / "__init__.py").write_text("")
+    (site / "totalsegmentator" / "python_api.py").write_text(FAKE_API)
+    (site / "TotalSegmentator-2.4.0.dist-info").mkdir()
+    (site / "TotalSegmentator-2.4.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: TotalSegmentator\nVersion: 2.4.0\n"
+    )
+    for dataset in (291, 292, 293, 294, 295):
+        (tmp_path / "weights" / f"Dataset{dataset}_TotalSegmentator_part").mkdir(parents=True)
+    monkeypatch.setenv("TOTALSEG_WEIGHTS_PATH", str(tmp_path / "weights"))
+    monkeypatch.setenv("CEMENTSEG_TEST_TOTALSEG_OUTPUT", str(totalseg_example / "dicom_seg_v2.nii.gz"))
+    monkeypatch.syspath_prepend(str(site))
+    for name in [m for m in sys.modules if m.startswith("totalsegmentator")]:
+        monkeypatch.delitem(sys.modules, name)
+    yield
+    for name in [m for m in sys.modules if m.startswith("totalsegmentator")]:
+        del sys.modules[name]
+
+
+def test_run_once_then_read_from_the_cache(installed_stand_in, dicom_series, tmp_path):
+    from totalsegmentator import python_api
+
+    out = tmp_path / "results"
+    options = {"anatomy_engine": "totalsegmentator", "anatomy_cache_dir": out, "totalseg_device": "cpu",
+               "totalseg_level_crosscheck": False}
+    first = scan(dicom_series, **options)
+    assert python_api.CALLS == [{"ml": True, "fast": False, "task": "total", "device": "cpu", "quiet": True}]
+    assert [p.name for p in out.iterdir()] == [cache_path(out, dicom_series, fast=False).name]
+    second = scan(dicom_series, **options)
+    assert len(python_api.CALLS) == 1  # the re-run read the cache
+    assert first.anatomy_source == second.anatomy_source
+    assert first.anatomy_source["vertebral_levels"] == "totalsegmentator"
+    with pytest.raises(SettingsError, match="totalseg_device"):
+        scan(dicom_series, **{**options, "totalseg_device": "tpu"})

@@ -419,9 +419,12 @@ def _hip_prosthesis(grid: WorkingGrid, canal: CanalTrack | None) -> np.ndarray:
 
 
 def _body_centres(grid: WorkingGrid, vertebrae: np.ndarray) -> dict[int, np.ndarray]:
-    ids = [int(v) for v in np.unique(vertebrae) if v]
-    centres = ndimage.center_of_mass(np.ones_like(vertebrae), vertebrae, ids)
-    return {v: grid.index_to_lps(np.asarray(c)) for v, c in zip(ids, centres, strict=True)}
+    at = np.nonzero(vertebrae.ravel())[0]
+    ids = vertebrae.ravel()[at]
+    counts = np.bincount(ids)
+    zyx = np.unravel_index(at, vertebrae.shape)
+    sums = np.column_stack([np.bincount(ids, weights=c, minlength=len(counts)) for c in zyx])
+    return {int(v): grid.index_to_lps(sums[v] / counts[v]) for v in np.nonzero(counts)[0]}
 
 
 def compose(

@@ -103,8 +103,8 @@ def cache_path(cache_dir: str | Path, volume: CTVolume, fast: bool) -> Path:
     return Path(cache_dir) / f"totalsegmentator_{task}_{safe_uid}_{grid_key}.nii.gz"
 
 
-def segment(volume: CTVolume, settings: Settings, cache_dir: str | Path | None = None) -> Path:
-    """Path of TotalSegmentator's multilabel labels for ``volume``: cached, or computed now.
+def segment(volume: CTVolume, settings: Settings, cache_dir: str | Path) -> Path:
+    """Path of TotalSegmentator's multilabel labels for ``volume`` in ``cache_dir``: cached, or computed now.
 
     Raises:
         AnatomyEngineUnavailable: no cached output, and TotalSegmentator or its weights are missing.
@@ -113,8 +113,8 @@ def segment(volume: CTVolume, settings: Settings, cache_dir: str | Path | None =
     fast = settings.totalseg_fast
     if settings.totalseg_device not in DEVICES:
         raise SettingsError(f"totalseg_device must be one of {', '.join(DEVICES)}, not {settings.totalseg_device!r}")
-    cached = cache_path(cache_dir, volume, fast) if cache_dir is not None else None
-    if cached is not None and cached.is_file():
+    cached = cache_path(cache_dir, volume, fast)
+    if cached.is_file():
         log.info("TotalSegmentator labels from the cache: %s", cached)
         return cached
     check_available(fast)
@@ -122,18 +122,20 @@ def segment(volume: CTVolume, settings: Settings, cache_dir: str | Path | None =
     try:
         ct_path, out_path = work / "ct.nii.gz", work / "labels.nii.gz"
         sitk.WriteImage(volume.to_sitk(), str(ct_path), True)
-        _run(ct_path, out_path, fast, _device(settings.totalseg_device))
+        try:
+            _run(ct_path, out_path, fast, _device(settings.totalseg_device))
+        except (RuntimeError, ValueError, OSError) as exc:  # torch / nnU-Net failures: one line, exit 3
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise AnatomyError(
+                f"TotalSegmentator failed on series {volume.meta.get('series_uid')}: {type(exc).__name__}: {first}"
+            ) from exc
         if not out_path.is_file():
             raise AnatomyError(f"TotalSegmentator wrote no multilabel output for {volume.meta.get('series_uid')}")
-        if cached is None:
-            keep = Path(tempfile.mkdtemp(prefix="cementseg-totalseg-out-")) / out_path.name
-        else:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            keep = cached
-        partial = keep.with_name(keep.name + ".partial.nii.gz")
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(cached.name + ".partial.nii.gz")
         shutil.copyfile(out_path, partial)
-        partial.replace(keep)  # a crash never leaves a half-written cache entry behind
-        return keep
+        partial.replace(cached)  # a crash never leaves a half-written cache entry behind
+        return cached
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -158,8 +160,13 @@ def _run(ct_path: Path, out_path: Path, fast: bool, device: str) -> None:  # pra
 
 
 def engine_anatomy(volume: CTVolume, settings: Settings, cache_dir: str | Path | None = None) -> AnatomyMap:
-    """The anatomy map of ``volume`` from TotalSegmentator (run now or read from the cache)."""
+    """The anatomy map of ``volume`` from TotalSegmentator (run now or read from the cache).
+
+    With no ``cache_dir`` the output lives in a temporary folder for this call only.
+    """
     from .external import load_external
 
-    labels = segment(volume, settings, cache_dir)
-    return load_external(labels, volume, settings)
+    if cache_dir is not None:
+        return load_external(segment(volume, settings, cache_dir), volume, settings)
+    with tempfile.TemporaryDirectory(prefix="cementseg-totalseg-out-") as scratch:
+        return load_external(segment(volume, settings, scratch), volume, settings)

@@ -27,8 +27,10 @@ from .grid import WorkingGrid
 BODY_HALF_WIDTH_MM = 35.0  # no lumbar body is wider than 70 mm; alae and iliac bone lie beyond
 BODY_DEPTH_MM = 55.0  # from the canal's anterior wall to the front of the largest body
 MIN_BODY_AREA_MM2 = 200.0
-CORE_MIN_AREA_MM2 = 60.0
-GROWTH_OVER_RING_CORE = 1.6  # grown cancellous bone this much larger than the cortex-bounded core leaked  # a cortex-bounded core smaller than this is no body slice
+NECK_CHECK_AREA_MM2 = 1600.0  # a core larger than this is checked for necks ...
+NECK_RADIUS_MM = 6.0  # ... narrower than twice this radius, and cut there
+GAP_HU = 50.0  # fat or soft tissue (a gap) between the body and an enhanced vessel is below this
+CORE_MIN_AREA_MM2 = 60.0  # a cortex-bounded core smaller than this is no body slice
 MAX_BODY_AREA_MM2 = 2500.0  # grown cancellous bone larger than this has leaked into enhanced tissue
 MAX_BODY_HALF_WIDTH_MM = 30.0
 MAX_BODY_DEPTH_MM = 48.0
@@ -91,20 +93,25 @@ def _smooth_track(values: np.ndarray, valid: np.ndarray, sigma: float) -> np.nda
 def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancellous_hu: float) -> np.ndarray:
     """Vertebral body mask, slice by slice, anterior of the canal, bounded by the cortex.
 
-    The body's core is what the cortex ring encloses (closed over one voxel; above ``cortex_hu``, or
-    CORTEX_ABOVE_CANCELLOUS_HU above the median bone just anterior of the canal, up to MAX_CORTEX_HU)
-    next to the canal (cement above CEMENT_CORE_HU included, its thin leaks opened away), plus cancellous bone (smoothed HU > ``cancellous_hu``, below
-    ``cortex_hu``) grown from just anterior of the canal when it stays body-sized. The core's
-    convex hull, grown by one voxel to take the cortex, bounds the body: enhanced blood,
-    liver or bowel touching the cortex lie outside it and do not join; cement inside the
-    body lies within it. A slice with a solid plate instead of a core (an endplate, a
-    cement-filled slice) takes the hull of the nearest cored slice within PLATE_REACH_MM.
+    Per slice, the ring of bone above ``cortex_hu`` (closed over one voxel) is filled; the
+    body's core is the part of it next to the canal that is not cortex (denser than the
+    bone just anterior of the canal by CORTEX_ABOVE_CANCELLOUS_HU, capped at MAX_CORTEX_HU),
+    with cement above CEMENT_CORE_HU (its thin leaks opened away), plus cancellous bone
+    (smoothed HU > ``cancellous_hu``) grown from just anterior of the canal when it stays
+    body-sized. The core's convex hull, grown by one voxel to take the cortex, bounds the
+    body: enhanced blood, liver or bowel touching the cortex lie outside it and do not
+    join; cement inside the body lies within it. A slice with a solid plate instead of a
+    core (an endplate, a cement-filled slice) takes the hull of the nearest cored slice
+    within PLATE_REACH_MM.
     """
     sy, sx = grid.spacing_mm[1:]
     zs = canal.slices
     ny, nx = grid.shape[1:]
     yy, xx = np.mgrid[:ny, :nx]
     square = np.ones((3, 3), bool)
+    ry, rx = (max(1, int(round(NECK_RADIUS_MM / step))) for step in (sy, sx))
+    dy, dx = np.ogrid[-ry : ry + 1, -rx : rx + 1]
+    disk = (dy * sy) ** 2 + (dx * sx) ** 2 <= NECK_RADIUS_MM**2
     hulls: dict[int, np.ndarray] = {}
     solid: dict[int, np.ndarray] = {}
     for z in zs:
@@ -126,14 +133,13 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
         ring = ndimage.binary_closing(shell, structure=square) | shell
         filled = ndimage.binary_fill_holes(ring) & window
         cement = ndimage.binary_opening(filled & (hu > CEMENT_CORE_HU), square)
-        core = _seeded((filled & ~dense) | cement, seed)
+        core = _seeded((filled & ~dense & (hu > GAP_HU)) | cement, seed)
         smooth = ndimage.gaussian_filter(hu, (1.5 / sy, 1.5 / sx))
-        cancellous = _seeded((smooth > cancellous_hu) & ~dense & window, seed)
-        ring_core = core.sum() * sy * sx >= CORE_MIN_AREA_MM2
-        if cancellous.any() and _body_sized(cancellous, anterior_mm, lateral_mm, sy * sx) and not (
-            ring_core and cancellous.sum() > GROWTH_OVER_RING_CORE * core.sum()
-        ):
+        cancellous = _seeded((smooth > cancellous_hu) & (hu > GAP_HU) & ~dense & window, seed)
+        if cancellous.any() and _body_sized(cancellous, anterior_mm, lateral_mm, sy * sx):
             core |= cancellous
+        if core.sum() * sy * sx > NECK_CHECK_AREA_MM2:  # larger than most bodies: cut necks
+            core = _without_necks(core, seed, disk)
         solid[z] = np.zeros((ny, nx), dtype=bool)
         solid[z][crop] = filled | core
         if core.sum() * sy * sx >= CORE_MIN_AREA_MM2:
@@ -153,6 +159,16 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
         if plate.sum() >= PLATE_MIN_COVER * hull.sum():
             mask[z] = plate
     return fill_holes_per_slice(mask)
+
+
+def _without_necks(region: np.ndarray, seed: np.ndarray, disk: np.ndarray) -> np.ndarray:
+    """The part of ``region`` joined to ``seed`` by more than a neck of the ``disk``'s width.
+
+    Opening with the disk cuts necks (an enhanced aorta touching the body where the cortex
+    is faint); the seeded part is then grown back by the disk inside ``region``.
+    """
+    core = _seeded(ndimage.binary_opening(region, disk), seed)
+    return ndimage.binary_dilation(core, disk) & region
 
 
 def _seeded(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:

@@ -29,8 +29,8 @@ BLOOD_HU = (-20.0, 600.0)
 TUBE_RADIUS_MM = (6.0, 20.0)
 MAX_TRACK_JUMP_MM = 12.0
 IVC_MAX_OFF_USUAL_MM = 15.0  # a tracked IVC centre farther than this from its usual place is something else
-DENSE_LUMEN_HU = 250.0  # a cement cast or refluxed contrast in the IVC is this dense on the working grid
-IVC_CAST_MARGIN_MM = 8.0  # ... and counts as IVC up to this far outside the drawn disk
+DENSE_LUMEN_HU = 250.0  # a cement cast or refluxed contrast in a vein is this dense on the working grid
+CAST_MARGIN_MM = 8.0  # ... and counts as that vein up to this far outside its drawn (prior) disk
 IVC_ABOVE_LUNG_BASE_MM = 30.0  # without a heart in view, the IVC is drawn this far above the lung bases
 
 
@@ -140,7 +140,8 @@ def _clean_track(found: dict, grid: WorkingGrid, max_gap_mm: float) -> dict:
 def azygos_prior(
     grid: WorkingGrid, tissue: np.ndarray, slices: dict, thoracic: np.ndarray, radius_mm: float = 5.0
 ) -> np.ndarray:
-    """Azygos (right) and hemiazygos (left) disks beside the thoracic bodies."""
+    """Azygos (right) and hemiazygos (left) disks beside the thoracic bodies, with any dense cast
+    (> DENSE_LUMEN_HU: cement, contrast) within CAST_MARGIN_MM of them."""
     sy, sx = grid.spacing_mm[1:]
     ny, nx = grid.shape[1:]
     yy, xx = np.mgrid[:ny, :nx]
@@ -151,7 +152,9 @@ def azygos_prior(
         for side in (1.0, -1.0):
             offset = (0.65 * body_radius + radius_mm) * side * right + 0.55 * body_radius * anterior
             c = centre + offset / np.array([sy, sx])
-            mask[z] |= ((yy - c[0]) * sy) ** 2 + ((xx - c[1]) * sx) ** 2 <= radius_mm**2
+            distance_sq = ((yy - c[0]) * sy) ** 2 + ((xx - c[1]) * sx) ** 2
+            cast = (grid.hu[z] > DENSE_LUMEN_HU) & (distance_sq <= (radius_mm + CAST_MARGIN_MM) ** 2)
+            mask[z] |= (distance_sq <= radius_mm**2) | cast
     return mask & tissue
 
 
@@ -217,7 +220,7 @@ def ivc_course(
     IVC_ABOVE_LUNG_BASE_MM above the first slice with lung. Where fat does not outline it (behind
     and inside the liver) this is a position prior, drawn as a disk of the tracked radius on
     tissue. Dense material (a cement cast, refluxed contrast: > DENSE_LUMEN_HU) within
-    IVC_CAST_MARGIN_MM of the disk fills the real lumen and is IVC too: the prior's centre may be off
+    CAST_MARGIN_MM of the disk fills the real lumen and is IVC too: the prior's centre may be off
     by that much where fat does not outline the vein.
     """
     sy, sx = grid.spacing_mm[1:]
@@ -254,7 +257,7 @@ def ivc_course(
     for z in range(int(zs[0]), min(int(zs[-1]), top, grid.shape[0] - 1) + 1):
         cy, cx = np.interp(z, zs, centres[:, 0]), np.interp(z, zs, centres[:, 1])
         distance_sq = ((yy - cy) * sy) ** 2 + ((xx - cx) * sx) ** 2
-        cast = (grid.hu[z] > DENSE_LUMEN_HU) & (distance_sq <= (radius + IVC_CAST_MARGIN_MM) ** 2)
+        cast = (grid.hu[z] > DENSE_LUMEN_HU) & (distance_sq <= (radius + CAST_MARGIN_MM) ** 2)
         mask[z] = ((distance_sq <= radius**2) | cast) & tissue[z]
     return mask
 

@@ -50,14 +50,18 @@ def set_cement_fractions(candidates: list[Candidate], volume: CTVolume, settings
 
 
 def _has_plateau(candidate: Candidate, volume: CTVolume, settings: Settings) -> bool:
-    """Thick enough for its core to show the cement's own HU despite blur and partial volume."""
+    """Thick enough for its core to show the cement's own HU despite blur and partial volume.
+
+    At least `cement_plateau_min_voxels` voxels across, a core >= `cement_min_hu`, and a flat
+    top: the core within 15% of the peak (HU p95) above the local background -- a blurred
+    thin cast in a sleeve of contrast has a core well below its peak.
+    """
     across_voxels = candidate.evidence["diameter_mm"] / max(volume.spacing_mm)
     core = candidate.evidence.get("core_hu")
-    return (
-        across_voxels >= settings.cement_plateau_min_voxels
-        and core is not None
-        and core >= settings.cement_min_hu
-    )
+    if across_voxels < settings.cement_plateau_min_voxels or core is None or core < settings.cement_min_hu:
+        return False
+    background = candidate.evidence["local_background_hu"]
+    return core - background >= 0.85 * (candidate.hu_p95 - background)
 
 
 def _cement_share(candidate, volume, background: float, cement_hu: float, taken: np.ndarray) -> np.ndarray:

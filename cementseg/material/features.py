@@ -21,8 +21,9 @@ BLOOD_POOLS = ("inferior_vena_cava", "azygos_system", "heart", "right_heart", "p
 class ScanScale:
     """Scan-wide facts: extended HU scale, partial-volume factor, coarsest voxel edge, blood HU.
 
-    ``blood_hu``: median HU of each blood-pool structure of the anatomy map over the whole
-    scan (enhanced on CTPA or with contrast reflux), None where the map has none.
+    ``blood_hu``: 90th percentile HU of each blood-pool structure of the anatomy map over the
+    whole scan (enhanced on CTPA or with contrast reflux; the percentile, because small vessels
+    lose HU to partial volume), None where the map has none.
     """
 
     def __init__(self, volume: CTVolume, settings: Settings, anatomy: AnatomyMap | None = None):
@@ -45,7 +46,7 @@ def _structure_median_hu(volume: CTVolume, anatomy: AnatomyMap | None, name: str
     zyx = zyx[np.all((zyx >= 0) & (zyx < np.array(volume.shape)), axis=1)]
     if len(zyx) < 5:
         return None
-    return float(np.median(volume.hu[tuple(zyx.T)]))
+    return float(np.percentile(volume.hu[tuple(zyx.T)], 90))
 
 
 def measure(candidate: Candidate, volume: CTVolume, anatomy: AnatomyMap | None, settings: Settings) -> dict:

@@ -70,8 +70,8 @@ def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
        spread of a blurred line (HU p95 - p50 >= `thin_cement_min_spread_hu`), not the flat
        plateau of a material below PMMA density.
     """
-    pool = f.get("blood_pool_hu")
-    if pool is not None and pool >= s.enhanced_blood_min_hu:  # in enhanced blood: judged against it
+    pool = enhanced_pool_hu(f, scale, s)
+    if pool is not None:  # in enhanced blood: judged against it
         return c.hu_p95 - pool >= scale.pv * s.cement_min_pool_excess_hu
     core = f.get("core_hu")
     if core is not None:
@@ -198,8 +198,23 @@ def arterial(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> Verdict:
 
 def contrast(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: bool) -> Verdict:
     """Enhanced blood: as dense as the pool around it, or a thick lumen below PMMA density."""
-    pool = f.get("blood_pool_hu")
-    if pool is not None and pool >= s.enhanced_blood_min_hu:
+    pool = enhanced_pool_hu(f, scale, s)
+    pooled, vessel = max((fraction_in(f, [name]), name) for name in BLOOD_POOLS)
+    if (
+        pool is not None
+        and pool >= s.enhanced_blood_min_hu
+        and pooled >= 0.5
+        and c.volume_ml >= s.contrast_min_lumen_ml
+    ):
+        if (
+            f.get("core_hu") is not None and f["core_hu"] >= s.cement_min_hu
+        ):  # e.g. the SVC jet into the atrium
+            return (
+                "contrast",
+                f"a {c.volume_ml:.1f} mL dense mass in the enhanced {vessel}: undiluted contrast",
+                0.6,
+            )
+    if pool is not None:
         needed = scale.pv * s.cement_min_pool_excess_hu
         if c.hu_p95 - pool < needed:
             reason = f"HU p95 {c.hu_p95:.0f} within {needed:.0f} HU of the enhanced blood ({pool:.0f} HU) around it"
@@ -207,7 +222,6 @@ def contrast(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: 
         return None  # it holds something denser than the enhanced blood around it
     if fraction_in(f, SPINE_COMPARTMENTS) >= 0.3 or f.get("vertebral_body_fraction", 0.0) >= 0.3:
         return None
-    pooled, vessel = max((fraction_in(f, [name]), name) for name in BLOOD_POOLS)
     if pooled >= 0.5 and is_thick(f, scale, s) and c.volume_ml >= s.contrast_min_lumen_ml:
         return (
             "contrast",
@@ -230,6 +244,19 @@ def contrast(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: 
             0.6,
         )
     return None
+
+
+def enhanced_pool_hu(f: dict, scale: ScanScale, s: Settings) -> float | None:
+    """HU of the enhanced blood holding the candidate: the pool around it, or the scan-wide
+    level of the vessel it lies in when higher (small vessels lose HU to partial volume); None
+    when not enhanced."""
+    levels = [f.get("blood_pool_hu")] + [
+        scale.blood_hu.get(name) for name in BLOOD_POOLS if fraction_in(f, [name]) >= 0.3
+    ]
+    levels = [hu for hu in levels if hu is not None]
+    if not levels or max(levels) < s.enhanced_blood_min_hu:
+        return None
+    return max(levels)
 
 
 def _in_enhanced_blood(f: dict, scale: ScanScale, s: Settings) -> bool:
@@ -261,8 +288,7 @@ def cement(c: Candidate, f: dict, scale: ScanScale, s: Settings, cement_ids: set
     """Denser than its surroundings and in a vertebral body, on a venous route, or continuous with cement."""
     if not cement_dense(c, f, scale, s):
         return None
-    pool = f.get("blood_pool_hu")
-    in_enhanced_pool = pool is not None and pool >= s.enhanced_blood_min_hu
+    in_enhanced_pool = enhanced_pool_hu(f, scale, s) is not None
     needed = scale.pv * (s.cement_min_pool_excess_hu if in_enhanced_pool else s.cement_min_local_contrast_hu)
     if f["local_contrast_hu"] < needed:
         return None
