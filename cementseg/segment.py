@@ -166,7 +166,8 @@ def _hysteresis_mask(hu, seed_hu, grow_hu, reach_voxels, exclude) -> np.ndarray:
     dilate_box_in_place(mask, reach_voxels)  # in place: no second full-size mask
     _threshold(hu, grow_hu, mask)
     if exclude is not None:
-        mask &= ~exclude
+        for z in range(0, hu.shape[0], _SLAB):  # slab by slab: no full-size temporary
+            mask[z : z + _SLAB] &= ~exclude[z : z + _SLAB]
     return mask
 
 

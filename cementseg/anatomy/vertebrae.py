@@ -140,6 +140,7 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
             core |= cancellous
         if core.sum() * sy * sx > NECK_CHECK_AREA_MM2:  # larger than most bodies: cut necks
             core = _without_necks(core, seed, disk)
+        core &= ndimage.binary_dilation(_mirrored(core, cx - crop[1].start), disk)  # symmetry within NECK_RADIUS_MM
         solid[z] = np.zeros((ny, nx), dtype=bool)
         solid[z][crop] = filled | core
         if core.sum() * sy * sx >= CORE_MIN_AREA_MM2:
@@ -169,6 +170,16 @@ def _without_necks(region: np.ndarray, seed: np.ndarray, disk: np.ndarray) -> np
     """
     core = _seeded(ndimage.binary_opening(region, disk), seed)
     return ndimage.binary_dilation(core, disk) & region
+
+
+def _mirrored(mask: np.ndarray, axis_x: float) -> np.ndarray:
+    """``mask`` mirrored left-right about column ``axis_x`` (the canal centre): a vertebral body
+    is nearly symmetric about it, a vessel or a leak beside it is not."""
+    source = np.rint(2.0 * axis_x - np.arange(mask.shape[1])).astype(int)
+    inside = (source >= 0) & (source < mask.shape[1])
+    out = np.zeros_like(mask)
+    out[:, inside] = mask[:, source[inside]]
+    return out
 
 
 def _seeded(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:

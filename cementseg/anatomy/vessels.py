@@ -31,6 +31,7 @@ MAX_TRACK_JUMP_MM = 12.0
 IVC_MAX_OFF_USUAL_MM = 15.0  # a tracked IVC centre farther than this from its usual place is something else
 DENSE_LUMEN_HU = 250.0  # a cement cast or refluxed contrast in a vein is this dense on the working grid
 CAST_MARGIN_MM = 8.0  # ... and counts as that vein up to this far outside its drawn (prior) disk
+IVC_PRIOR_RADIUS_MM = 10.0  # the IVC drawn at its usual place when no tracked centre is near it
 IVC_ABOVE_LUNG_BASE_MM = 30.0  # without a heart in view, the IVC is drawn this far above the lung bases
 
 
@@ -214,7 +215,8 @@ def ivc_course(
 ) -> np.ndarray:
     """The IVC from its lowest tracked slice up to the right atrium (or the diaphragm).
 
-    Tracked centres within IVC_MAX_OFF_USUAL_MM of the IVC's usual place are kept; above and
+    Tracked centres within IVC_MAX_OFF_USUAL_MM of the IVC's usual place are kept (with none,
+    its usual place in every slice below the lungs, IVC_PRIOR_RADIUS_MM wide); above and
     between them the centre is interpolated towards the bottom of the right atrium, where the
     IVC ends; without a heart in view it keeps its spine-relative place up to
     IVC_ABOVE_LUNG_BASE_MM above the first slice with lung. Where fat does not outline it (behind
@@ -234,14 +236,18 @@ def ivc_course(
             if np.hypot(*(offset - usual)) <= IVC_MAX_OFF_USUAL_MM:
                 good[z] = (centre, offset, r)
     mask = np.zeros(grid.shape, dtype=bool)
-    if len(good) < 3:
-        return mask
+    spine = sorted(slices)
+    if len(good) < 3:  # not outlined anywhere: the usual place below the lungs
+        below = [z for z in spine if not thoracic[z]]
+        if not below:
+            return mask
+        good = {z: (_from_frame(usual, slices[z], (sy, sx)), usual, IVC_PRIOR_RADIUS_MM) for z in below}
     radius = float(np.median([r for _, _, r in good.values()]))
     offset = np.median([o for _, o, _ in good.values()], axis=0)
     anchors = {z: c for z, (c, _, _) in good.items()}
-    spine = sorted(slices)
-    if right_atrium.any():
-        top = int(np.nonzero(right_atrium.any(axis=(1, 2)))[0][0])
+    atrium_z = np.nonzero(right_atrium.any(axis=(1, 2)))[0]
+    if len(atrium_z) and atrium_z[0] > max(good):  # a heart reaching below the tracked IVC is not trusted
+        top = int(atrium_z[0])
         atrium = np.argwhere(right_atrium[top]).mean(axis=0)
         if top in slices and _frame_offset(atrium, slices[top], (sy, sx))[0] > 0:  # right of the spine
             anchors[top] = atrium

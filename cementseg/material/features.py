@@ -21,22 +21,25 @@ BLOOD_POOLS = ("inferior_vena_cava", "azygos_system", "heart", "right_heart", "p
 class ScanScale:
     """Scan-wide facts: extended HU scale, partial-volume factor, coarsest voxel edge, blood HU.
 
-    ``blood_hu``: 90th percentile HU of each blood-pool structure of the anatomy map over the
-    whole scan (enhanced on CTPA or with contrast reflux; the percentile, because small vessels
-    lose HU to partial volume), None where the map has none.
+    ``blood_hu`` / ``blood_peak_hu``: median / 90th percentile HU of each blood-pool structure
+    of the anatomy map over the whole scan (enhanced on CTPA or with contrast reflux; the
+    percentile gives the contrast level that small vessels lose to partial volume), None where
+    the map has none.
     """
 
     def __init__(self, volume: CTVolume, settings: Settings, anatomy: AnatomyMap | None = None):
         scan_max = float(volume.hu.max()) if volume.hu.size else 0.0
         self.extended = scan_max > settings.hu_ceiling_12bit + 1
-        self.blood_hu = {name: _structure_median_hu(volume, anatomy, name) for name in BLOOD_POOLS}
+        levels = {name: _structure_hu(volume, anatomy, name) for name in BLOOD_POOLS}
+        self.blood_hu = {name: level and level[0] for name, level in levels.items()}
+        self.blood_peak_hu = {name: level and level[1] for name, level in levels.items()}
         self.pv = partial_volume_factor(
             volume.spacing_mm, settings.thin_leak_diameter_mm, settings.scanner_blur_sigma_mm
         )
         self.voxel_mm = float(max(volume.spacing_mm))
 
 
-def _structure_median_hu(volume: CTVolume, anatomy: AnatomyMap | None, name: str) -> float | None:
+def _structure_hu(volume: CTVolume, anatomy: AnatomyMap | None, name: str) -> tuple[float, float] | None:
     if anatomy is None:
         return None
     cells = np.argwhere(anatomy.mask(name))
@@ -46,7 +49,8 @@ def _structure_median_hu(volume: CTVolume, anatomy: AnatomyMap | None, name: str
     zyx = zyx[np.all((zyx >= 0) & (zyx < np.array(volume.shape)), axis=1)]
     if len(zyx) < 5:
         return None
-    return float(np.percentile(volume.hu[tuple(zyx.T)], 90))
+    median, peak = np.percentile(volume.hu[tuple(zyx.T)], [50, 90])
+    return float(median), float(peak)
 
 
 def measure(candidate: Candidate, volume: CTVolume, anatomy: AnatomyMap | None, settings: Settings) -> dict:

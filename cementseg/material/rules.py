@@ -206,9 +206,9 @@ def contrast(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: 
         and pooled >= 0.5
         and c.volume_ml >= s.contrast_min_lumen_ml
     ):
-        if (
-            f.get("core_hu") is not None and f["core_hu"] >= s.cement_min_hu
-        ):  # e.g. the SVC jet into the atrium
+        core = f.get("core_hu")
+        flat_top = core is not None and core - pool >= 0.85 * (c.hu_p95 - pool)  # not a blurred thin cast
+        if flat_top and core >= s.cement_min_hu:  # e.g. the SVC jet into the atrium
             return (
                 "contrast",
                 f"a {c.volume_ml:.1f} mL dense mass in the enhanced {vessel}: undiluted contrast",
@@ -247,16 +247,16 @@ def contrast(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: 
 
 
 def enhanced_pool_hu(f: dict, scale: ScanScale, s: Settings) -> float | None:
-    """HU of the enhanced blood holding the candidate: the pool around it, or the scan-wide
-    level of the vessel it lies in when higher (small vessels lose HU to partial volume); None
-    when not enhanced."""
-    levels = [f.get("blood_pool_hu")] + [
-        scale.blood_hu.get(name) for name in BLOOD_POOLS if fraction_in(f, [name]) >= 0.3
-    ]
-    levels = [hu for hu in levels if hu is not None]
-    if not levels or max(levels) < s.enhanced_blood_min_hu:
+    """HU of the enhanced blood around the candidate, None when that blood is not enhanced.
+
+    When the pool next to it is enhanced, the scan-wide contrast level (90th percentile) of
+    the vessel holding it counts if higher: small vessels lose HU to partial volume.
+    """
+    pool = f.get("blood_pool_hu")
+    if pool is None or pool < s.enhanced_blood_min_hu:
         return None
-    return max(levels)
+    levels = [scale.blood_peak_hu.get(name) for name in BLOOD_POOLS if fraction_in(f, [name]) >= 0.3]
+    return max([pool] + [hu for hu in levels if hu is not None])
 
 
 def _in_enhanced_blood(f: dict, scale: ScanScale, s: Settings) -> bool:
