@@ -702,6 +702,15 @@ def _refine_location(
     code = part.code
     if part.rule:
         return LOCATIONS[code], part.rule
+    if not connected and code in _GENERIC | {LOCATION_CODES["needle_tract"]}:
+        around = spine.shares_around(stats["lps"])
+        if around.get("lung", 0.0) + around.get("pulmonary_artery", 0.0) >= settings.lung_min_share:
+            return (
+                "pulmonary_artery",
+                "cement surrounded by lung, not connected to the spine (pulmonary embolus)",
+            )
+        if around.get("heart", 0.0) + around.get("right_heart", 0.0) >= settings.lung_min_share:
+            return "right_heart", "cement surrounded by the heart, not connected to the spine (embolus)"
     if code == LOCATION_CODES["needle_tract"] and not connected:
         # A needle tract starts in the fill, or at least runs thin from front to back along the
         # pedicle; a lump in the posterior elements behind the body is in a neural foramen.
@@ -721,15 +730,6 @@ def _refine_location(
         code = LOCATION_CODES["other"]
     if code not in _GENERIC:
         return LOCATIONS[code], None
-    if not connected:
-        around = spine.shares_around(stats["lps"])
-        if around.get("lung", 0.0) + around.get("pulmonary_artery", 0.0) >= settings.lung_min_share:
-            return (
-                "pulmonary_artery",
-                "cement surrounded by lung, not connected to the spine (pulmonary embolus)",
-            )
-        if around.get("heart", 0.0) + around.get("right_heart", 0.0) >= settings.lung_min_share:
-            return "right_heart", "cement surrounded by the heart, not connected to the spine (embolus)"
     axis = stats["principal_axis_lps"]
     tubular = stats["thickness_mm"] <= settings.venous_max_thickness_mm
     offset = spine.spine_offset_mm(np.array(stats["centroid_lps_mm"]), body_id)

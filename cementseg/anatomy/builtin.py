@@ -300,7 +300,11 @@ def _name_levels(grid: WorkingGrid, canal: CanalTrack, spine: Spine, settings: S
     if not ids:
         parts["level_note"] = "no vertebral body found"
         return
-    ids.sort(key=lambda v: np.nonzero(spine.vertebrae == v)[0].mean())  # caudal to cranial
+    at = np.nonzero(spine.vertebrae.ravel())[0]
+    z_of = at // (spine.vertebrae.shape[1] * spine.vertebrae.shape[2])
+    z_mean = np.bincount(spine.vertebrae.ravel()[at], weights=z_of) / np.maximum(
+        np.bincount(spine.vertebrae.ravel()[at]), 1)
+    ids.sort(key=lambda v: z_mean[v])  # caudal to cranial
     ribs = level_rules.rib_bearing_vertebrae(grid, spine.vertebrae, canal, settings.anatomy_bone_hu)
     with_ribs = [v for v in ids if v in ribs]
     lowest_rib = with_ribs[0] if with_ribs else None
