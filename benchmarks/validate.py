@@ -41,26 +41,17 @@ class Row:
 
 def run_case(scenario: str, spacing_mm: float, seed: int):
     """Generate, scan and score one phantom case."""
-    from cementseg.evaluate import score_case
+    from cementseg.evaluate import score_scan
     from cementseg.phantom import generate
     from cementseg.pipeline import scan
 
     case = generate(scenario, seed=seed, spacing_mm=(spacing_mm,) * 3)
-    findings = scan(case.volume)
-    return score_case(
-        findings.to_dict(),
-        findings.label_volume(),
-        case.truth,
-        case.volume.voxel_volume_mm3,
-        manifest=case.manifest,
-        truth_instances=case.instances,
-        name=f"{scenario} {spacing_mm} mm seed {seed}",
-    )
+    return score_scan(scan(case.volume), case, f"{scenario} {spacing_mm} mm seed {seed}")
 
 
 def run_real(plan: str, seed: int):
     """Insert cement into the real abdominal CT (TotalSegmentator v1 labels), scan and score."""
-    from cementseg.evaluate import score_case
+    from cementseg.evaluate import score_scan
     from cementseg.io import load
     from cementseg.phantom.insert import insert
     from cementseg.pipeline import scan
@@ -68,16 +59,7 @@ def run_real(plan: str, seed: int):
     volume = load(REAL_CT / "abdomen_ct.nii.gz")
     labels = load(REAL_CT / "abdomen_seg_v1.nii.gz")
     case = insert(volume, labels, plan, seed=seed)
-    findings = scan(case.volume)
-    return score_case(
-        findings.to_dict(),
-        findings.label_volume(),
-        case.truth,
-        case.volume.voxel_volume_mm3,
-        manifest=case.manifest,
-        truth_instances=case.instances,
-        name=f"real abdomen + {plan} seed {seed}",
-    )
+    return score_scan(scan(case.volume), case, f"real abdomen + {plan} seed {seed}")
 
 
 def attempt(run, *args):

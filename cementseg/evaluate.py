@@ -213,6 +213,20 @@ def score_case(
     )
 
 
+def score_scan(findings, case, name: str = "") -> CaseScore:
+    """Score `Findings` of a phantom or inserted-cement case (anything with ``volume``, ``truth``,
+    ``manifest`` and ``instances``, like `cementseg.phantom.PhantomCase`) against its truth."""
+    return score_case(
+        findings.to_dict(),
+        findings.label_volume(),
+        case.truth,
+        case.volume.voxel_volume_mm3,
+        manifest=case.manifest,
+        truth_instances=case.instances,
+        name=name,
+    )
+
+
 def _manifest_volume_ml(leak: dict) -> float:
     return float(leak.get("geometric_volume_ml", leak["volume_ml"]))
 

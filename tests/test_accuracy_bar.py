@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from cementseg.evaluate import NEGATIVE_CONTROLS, bar_failures, score_case
+from cementseg.evaluate import NEGATIVE_CONTROLS, bar_failures, score_scan
 from cementseg.phantom import generate
 from cementseg.pipeline import scan
 
@@ -30,16 +30,7 @@ REAL_PLANS = ["clean_fill", "intradiscal"]
 
 
 def _score(case, name):
-    findings = scan(case.volume)
-    return score_case(
-        findings.to_dict(),
-        findings.label_volume(),
-        case.truth,
-        case.volume.voxel_volume_mm3,
-        manifest=case.manifest,
-        truth_instances=case.instances,
-        name=name,
-    )
+    return score_scan(scan(case.volume), case, name)
 
 
 @pytest.mark.slow

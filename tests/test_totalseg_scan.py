@@ -14,7 +14,7 @@ import SimpleITK as sitk
 
 from cementseg.anatomy.class_maps import TOTAL, TOTAL_V1
 from cementseg.anatomy.external import VERTEBRA, structure_of
-from cementseg.evaluate import score_case
+from cementseg.evaluate import score_scan
 from cementseg.io import load
 from cementseg.phantom.insert import insert
 from cementseg.pipeline import scan
@@ -23,15 +23,7 @@ FAST = {"totalseg_level_crosscheck": False}  # the cross-check has tests of its 
 
 
 def _score(findings, case):
-    return score_case(
-        findings.to_dict(),
-        findings.label_volume(),
-        case.truth,
-        case.volume.voxel_volume_mm3,
-        manifest=case.manifest,
-        truth_instances=case.instances,
-        name="totalseg",
-    )
+    return score_scan(findings, case, "totalseg")
 
 
 def _leaks(findings, location):
