@@ -8,16 +8,20 @@ and every connected part outside is a finding of its own.
    anatomy's working grid and interpolated at CT voxels. The body mask is first opened slice
    by slice (`body_opening_mm`): an HU-based map takes dense cement on the body wall for bone.
 2. Each outside voxel gets the location of the structure it lies in (disc, canal, foramen,
-   IVC, azygos, heart, lung, posterior elements -> needle tract, paravertebral); where the map
+   IVC, azygos, heart, lung, posterior elements -> needle tract, paravertebral), but cement
+   within `plexus_max_mm` of the body is never in the IVC (the prevertebral veins, crus and
+   psoas lie there; an HU-based IVC lumen bleeds into that muscle); where the map
    says nothing specific, the canal and the disc are also taken from their place relative to
    the body (cement hides them from an HU-based map).
 3. Connected runs of one location are parts. Parts holding less cement than `min_leak_mm3`
    join their largest neighbour, parts within the fill margin join the fill, a short generic
-   stretch between the cortex and a named compartment joins the compartment.
+   stretch between the cortex and a named compartment joins the compartment (not a venous
+   trunk: the plexus or segmental vein leading to the IVC or azygos is a finding of its own).
 4. Generic parts are refined by what surrounds them (lung -> pulmonary embolus, heart ->
    right heart), by shape and place (a thin cranio-caudal cast in front of the body is in the
    IVC, or at thoracic levels right next to it in the azygos vein; thin paravertebral cement
-   is venous, a thick blob is in the soft tissue).
+   is venous, a thick blob is in the soft tissue; thickness is the larger of the inscribed ball
+   and the mean cross-section from cement volume over length, which coarse voxels keep).
 
 Volumes are cement volumes: the sum of stage 2's per-voxel cement fractions.
 Positions relative to the spine use patient axes from the direction cosines (LPS), never the
@@ -72,6 +76,8 @@ for _name, _location in STRUCTURE_LOCATION.items():
 
 #: locations a shape/position rule may refine (the anatomy only says "somewhere here")
 _GENERIC = {LOCATION_CODES["other"], LOCATION_CODES["paravertebral_venous"]}
+#: venous trunks the paravertebral veins drain into
+_VENOUS_TRUNKS = {LOCATION_CODES["inferior_vena_cava"], LOCATION_CODES["azygos_system"]}
 #: reached through the heart: no nearest-body tracing
 _EMBOLIC = {"right_heart", "pulmonary_artery"}
 
@@ -199,6 +205,7 @@ class SpineContext:
         self.disc_max_mm = settings.disc_max_mm
         self.foramen_lateral_mm = settings.foramen_lateral_mm
         self.foramen_depth_mm = settings.foramen_depth_mm
+        self.plexus_max_mm = settings.plexus_max_mm
         if not self.has_bodies:
             self.box_lo = np.zeros(3, int)
             self.signed_mm = None
@@ -299,6 +306,11 @@ class SpineContext:
         structure = np.zeros(len(work), dtype=np.uint8)
         structure[inside] = self.structures[tuple(work[inside].T)]
         codes = _LOCATION_OF_STRUCTURE[structure]
+        in_ivc = np.flatnonzero(codes == LOCATION_CODES["inferior_vena_cava"])
+        if self.has_bodies and in_ivc.size:
+            # the IVC lies beyond the band of prevertebral veins, crus and psoas around the body
+            hugging = self.outside_mm(ct_zyx[in_ivc]) < self.plexus_max_mm
+            codes[in_ivc[hugging]] = LOCATION_CODES["paravertebral_venous"]
         unsure = np.flatnonzero(np.isin(codes, list(_GENERIC | {LOCATION_CODES["needle_tract"]})))
         if self.has_bodies and unsure.size:
             lps = self.ct_lps(ct_zyx[unsure])
@@ -450,15 +462,16 @@ def _split_cement(
     components = []
     for label, part in parts.items():
         flat = np.ravel_multi_index(tuple(zyx[part.flat_index].T), volume.shape)
+        # cement volume, not voxel count: a partial-volumed thin leak fills its voxels only in part
+        cement_ml = float(cement_fraction[part.flat_index].sum() * volume.voxel_volume_mm3 / 1000.0)
         if part.code >= FILL_CODE:
             component = _fill_component(candidate, volume, spine, flat, part.code - FILL_CODE)
         else:
             component = _leak_component(
-                candidate, volume, spine, settings, flat, part, source_of_part.get(label), fill_of_part
+                candidate, volume, spine, settings, flat, part, source_of_part.get(label), fill_of_part, cement_ml
             )
-        # cement volume, not voxel count: a partial-volumed thin leak fills its voxels only in part
         component.evidence["voxel_count_volume_ml"] = round(component.volume_ml, 5)
-        component.volume_ml = float(cement_fraction[part.flat_index].sum() * volume.voxel_volume_mm3 / 1000.0)
+        component.volume_ml = cement_ml
         components.append(component)
     return components
 
@@ -499,7 +512,11 @@ def _merged_parts(
                     touched.add(label)
                 continue
             fill_neighbours = [n for n in part.neighbours if parts[n].code >= FILL_CODE]
-            named_neighbours = [n for n in part.neighbours if parts[n].code not in _GENERIC | fill_codes]
+            # cement reaches a venous trunk through a vein of its own (plexus, segmental vein): the
+            # stretch from the cortex to the IVC or azygos is a finding of its own, not the trunk
+            named_neighbours = [
+                n for n in part.neighbours if parts[n].code not in _GENERIC | fill_codes | _VENOUS_TRUNKS
+            ]
             if fill_neighbours and part.max_outside_mm <= spine.fill_margin_mm:
                 target = max(fill_neighbours, key=lambda n: len(parts[n].flat_index))
             elif part.code in _GENERIC and named_neighbours and part.max_outside_mm <= spine.bridge_mm:
@@ -537,7 +554,11 @@ def _split_off_ivc_casts(parts: dict[int, _Part], zyx, outside, leak_codes, volu
         if offset is None:
             continue
         in_front = offset[:, 1] - spine.body_half_depth_mm[body]
-        region = (offset[:, 0] >= 10.0) & (in_front >= settings.ivc_min_front_mm)
+        region = (
+            (offset[:, 0] >= 10.0)
+            & (in_front >= settings.ivc_min_front_mm)
+            & (outside[part.flat_index] >= settings.plexus_max_mm)
+        )
         if region.all() or region.sum() < 2:
             continue  # all of it or none of it: the part's own shape decides
         flat = np.ravel_multi_index(tuple(zyx[part.flat_index[region]].T), volume.shape)
@@ -640,10 +661,13 @@ def _fill_component(candidate, volume, spine, flat, body_id) -> Component:
 
 
 def _leak_component(
-    candidate, volume, spine, settings, flat, part: _Part, source_id, fill_labels
+    candidate, volume, spine, settings, flat, part: _Part, source_id, fill_labels, cement_ml: float
 ) -> Component:
     stats = component_stats(volume, flat)
     stats["thickness_mm"] = thickness_mm(volume, flat)
+    # mean cross-section (cement volume over length): a vein cast keeps a vein's 2-4 mm whatever
+    # the voxel size, where the inscribed ball of coarse voxels cannot tell 4 mm from 8 mm
+    stats["mean_diameter_mm"] = 2.0 * float(np.sqrt(cement_ml * 1000.0 / (np.pi * stats["length_mm"])))
     lps = stats["lps"]
     touches_fill = any(n in fill_labels for n in part.neighbours)
     distance = 0.0 if touches_fill else max(part.min_outside_mm, 0.0)
@@ -689,6 +713,7 @@ def _leak_component(
             "max_distance_outside_body_mm": round(part.max_outside_mm, 2),
             "tubularity": round(stats["tubularity"], 3),
             "thickness_mm": round(stats["thickness_mm"], 1),
+            "mean_diameter_mm": round(stats["mean_diameter_mm"], 1),
             "material_reason": candidate.reason,
             "candidate_ids": candidate.candidate_ids,
         },
@@ -731,7 +756,8 @@ def _refine_location(
     if code not in _GENERIC:
         return LOCATIONS[code], None
     axis = stats["principal_axis_lps"]
-    tubular = stats["thickness_mm"] <= settings.venous_max_thickness_mm
+    width_mm = max(stats["thickness_mm"], stats["mean_diameter_mm"])
+    tubular = width_mm <= settings.venous_max_thickness_mm
     offset = spine.spine_offset_mm(np.array(stats["centroid_lps_mm"]), body_id)
     near_body = part.min_outside_mm <= settings.paravertebral_max_mm
     cranio_caudal = abs(axis[2]) >= 0.7 and stats["length_mm"] >= settings.ivc_min_length_mm
@@ -739,7 +765,8 @@ def _refine_location(
         right, anterior, _ = offset
         in_front = anterior - spine.body_half_depth_mm[int(body_id)]  # mm in front of the body
         where = f"{right:.0f} mm right of the body centre and {in_front:.0f} mm in front of the body"
-        if right >= 10.0 and in_front >= settings.ivc_min_front_mm:
+        apart = part.min_outside_mm >= settings.plexus_max_mm
+        if right >= 10.0 and in_front >= settings.ivc_min_front_mm and apart:
             return "inferior_vena_cava", (
                 f"thin cranio-caudal cast {stats['length_mm']:.0f} mm long, {where} (IVC region)"
             )
@@ -751,12 +778,12 @@ def _refine_location(
     if code == LOCATION_CODES["paravertebral_venous"] or near_body:
         if tubular:
             return "paravertebral_venous", (
-                f"thin ({stats['thickness_mm']:.0f} mm) cement next to the vertebral body "
+                f"thin ({width_mm:.0f} mm) cement next to the vertebral body "
                 "(paravertebral venous plexus)"
             )
         return (
             "paravertebral_soft_tissue",
-            f"cement blob {stats['thickness_mm']:.0f} mm thick next to the vertebral body "
+            f"cement blob {width_mm:.0f} mm thick next to the vertebral body "
             "(paravertebral soft tissue)",
         )
     return "other", None

@@ -160,6 +160,10 @@ class Settings:
     #: a cast at least this far (mm) in front of the vertebral body is in the IVC, closer (thoracic
     #: levels) in the azygos vein
     ivc_min_front_mm: float = 8.0
+    #: the prevertebral veins (anterior external plexus, lumbar veins), crus and psoas lie within
+    #: this band (mm) of the vertebral body surface: cement there is not in the IVC, even where an
+    #: HU-based map (IVC blood = muscle without contrast) draws the IVC lumen over it
+    plexus_max_mm: float = 10.0
     #: the spinal canal by position, where cement hides it: half-width (mm) about the midline and
     #: depth (mm) behind the vertebral body's posterior surface
     canal_half_width_mm: float = 7.0

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
 
-from cementseg.errors import CementsegError
 from cementseg.vocabulary import SEVERITIES
 
-from .common import EXIT_FINDINGS, EXIT_INTERNAL_ERROR, one_line_errors
+from .common import EXIT_FINDINGS, one_line_errors
 from .report_options import report_options, write_report_outputs  # issue 6 outputs
 
 FAIL_ON = ("critical", "warning", "info", "never")
@@ -58,11 +57,12 @@ FAIL_ON = ("critical", "warning", "info", "never")
     help="Exit 1 when a leak at or above this severity is found ('never': always 0).",
 )
 @click.option("--quiet", is_flag=True, help="Print only the verdict line.")
+@click.option("--all", "show_all", is_flag=True, help="List every candidate (bone, metal, contrast...) with its reason.")
 @report_options  # --report --png --csv --dicom-seg --dicom-sr (issue 6)
 @one_line_errors
 def scan_command(
     path, series, json_out, labels_out, out_dir, anatomy, anatomy_engine, totalseg_fast, fail_on, quiet,
-    **report_outputs,
+    show_all, **report_outputs,
 ) -> None:
     """Find bone-cement leakage on the CT at PATH.
 
@@ -73,21 +73,14 @@ def scan_command(
 
     if anatomy is not None and anatomy_engine != "builtin":
         raise click.UsageError("give either --anatomy or --anatomy-engine totalsegmentator, not both")
-    try:
-        findings = scan(
-            path,
-            series=series,
-            anatomy=anatomy,
-            anatomy_engine=anatomy_engine,
-            anatomy_cache_dir=_cache_dir(out_dir, json_out, labels_out),
-            totalseg_fast=totalseg_fast,
-        )
-    except CementsegError:
-        raise  # one line, exit 3 (input) -- see one_line_errors
-    except Exception as error:  # a bug, not a bad input: say so with exit 4, keep the traceback in the log
-        logging.getLogger("cementseg").debug("internal error", exc_info=True)
-        click.echo(f"cementseg: internal error: {type(error).__name__}: {error}", err=True)
-        sys.exit(EXIT_INTERNAL_ERROR)
+    findings = scan(  # a CementsegError exits 3, anything else 4 (one_line_errors)
+        path,
+        series=series,
+        anatomy=anatomy,
+        anatomy_engine=anatomy_engine,
+        anatomy_cache_dir=_cache_dir(out_dir, json_out, labels_out),
+        totalseg_fast=totalseg_fast,
+    )
 
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -102,7 +95,7 @@ def scan_command(
         findings.write_json(json_out)
 
     if not quiet and not json_to_stdout:
-        _print_table(findings)
+        _print_table(findings, show_all)
     write_report_outputs(findings, path, **report_outputs)  # issue 6: after the table, before the exit code
     click.echo(findings.verdict(), err=json_to_stdout)
     if findings.at_or_above(fail_on):
@@ -119,49 +112,55 @@ def _cache_dir(out_dir, json_out, labels_out) -> Path | None:
     return None
 
 
-def _print_table(findings) -> None:
-    """Cement components and non-cement look-alikes; plain bone is only counted (it is in the JSON)."""
+def _print_table(findings, show_all: bool = False) -> None:
+    """The cement table (fills and leaks), reasons for leaks, a count of the rest; ``show_all``: every candidate."""
     from rich.console import Console
+
+    console = Console(width=max(140, Console().width))
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    cement = sorted(
+        (c for c in findings.components if c.material == "cement"),
+        key=lambda c: (not c.is_leak, -rank[c.severity], c.id),
+    )
+    if show_all:
+        others = sorted((c for c in findings.components if c.material != "cement"), key=lambda c: c.id)
+        console.print(_table(findings, cement + others, with_material=True, with_reason=True))
+    else:
+        if cement:
+            console.print(_table(findings, cement, with_material=False, with_reason=False))
+        for c in cement:
+            if c.is_leak:
+                console.print(f"  {c.id}: {c.reason}", highlight=False, soft_wrap=True)
+        others = Counter(c.material for c in findings.components if c.material != "cement")
+        if others:
+            counts = ", ".join(f"{n} {material}" for material, n in sorted(others.items()))
+            console.print(f"Not cement: {counts} candidate(s) (--all lists them).", highlight=False)
+    for warning in findings.input.get("loader_warnings", []) + findings.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+def _table(findings, components, with_material: bool, with_reason: bool):
     from rich.table import Table
 
     table = Table(title=f"cementseg findings - series {findings.input.get('series_uid') or '?'}")
-    for header in (
-        "id",
-        "material",
-        "location",
-        "leak",
-        "severity",
-        "mL",
-        "length mm",
-        "level",
-        "source",
-        "dist mm",
-    ):
+    headers = ["id"] + (["material"] if with_material else []) + [
+        "location", "leak", "severity", "level", "source", "mL", "length mm", "dist mm", "conf",
+    ]
+    for header in headers:
         table.add_column(header, no_wrap=True)
-    table.add_column("conf", no_wrap=True)
-    table.add_column("reason", ratio=1)
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    shown = [c for c in findings.components if c.material != "bone"]
-    for c in sorted(shown, key=lambda c: (c.material != "cement", not c.is_leak, -rank[c.severity], c.id)):
-        table.add_row(
-            str(c.id),
-            c.material,
+    if with_reason:
+        table.add_column("reason", ratio=1)
+    for c in components:
+        row = [str(c.id)] + ([c.material] if with_material else []) + [
             c.location or "-",
             "yes" if c.is_leak else "no",
             c.severity,
-            f"{c.volume_ml:.3f}",
-            f"{c.length_mm:.0f}",
             c.vertebral_level or "?",
             c.source_vertebra or "-",
+            f"{c.volume_ml:.3f}",
+            f"{c.length_mm:.0f}",
             f"{c.distance_to_vertebral_body_mm:.0f}",
             f"{c.confidence:.2f}",
-            c.reason,
-        )
-    console = Console(width=max(140, Console().width))
-    if shown:
-        console.print(table)
-    bone = len(findings.components) - len(shown)
-    if bone:
-        console.print(f"{bone} dense bone candidate(s) not shown (listed in --json).", highlight=False)
-    for warning in findings.input.get("loader_warnings", []) + findings.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        ]
+        table.add_row(*row, *([c.reason] if with_reason else []))
+    return table

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 
+import click
 import numpy as np
 import pytest
 import SimpleITK as sitk
 from cementseg.cli import main
+from cementseg.cli.common import one_line_errors
 from click.testing import CliRunner
 from locate_scene import anatomy_map, ball, box, candidate, volume_with
 
 import cementseg.pipeline
+from cementseg.errors import InputError
 from cementseg.findings import Findings
 from cementseg.locate import locate_findings
 from cementseg.pipeline import _input_block
@@ -135,3 +138,55 @@ def test_internal_errors_exit_4_without_traceback(monkeypatch, tmp_path):
     result = CliRunner().invoke(main, ["scan", str(tmp_path)])
     assert result.exit_code == 4
     assert result.output.strip() == "cementseg: internal error: ZeroDivisionError: division by zero"
+
+
+def _scene_with_metal() -> Findings:
+    """The scene's findings plus one metal look-alike (a screw) with a reason of its own."""
+    from dataclasses import replace
+
+    scene = _scene_findings()
+    leak = next(c for c in scene.components if c.is_leak)
+    screw = replace(
+        leak, id=len(scene.components) + 1, material="metal", location=None, is_leak=False,
+        severity="none", reason="pedicle screw: streaks and HU above cement",
+    )
+    return Findings([*scene.components, screw], scene.input, Settings())
+
+
+def test_default_table_lists_cement_only_and_counts_the_rest(monkeypatch, tmp_path):
+    findings = _scene_with_metal()
+    leaks = [c for c in findings.components if c.is_leak]
+    monkeypatch.setattr(cementseg.pipeline, "scan", lambda *args, **kwargs: findings)
+    result = CliRunner().invoke(main, ["scan", str(tmp_path), "--fail-on", "never"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "pedicle screw" not in result.output  # non-cement rows and their reasons are not listed
+    assert "Not cement: 1 metal candidate(s) (--all lists them)." in lines
+    for leak in leaks:  # one reason line per leak under the table
+        assert f"  {leak.id}: {leak.reason}" in lines
+    assert "location" in lines[2] and "reason" not in lines[2]  # the header row: no reason column
+    assert lines[-1].startswith("2 cement leak(s)")  # the verdict comes last
+
+    every = CliRunner().invoke(main, ["scan", str(tmp_path), "--fail-on", "never", "--all"])
+    assert every.exit_code == 0, every.output
+    assert "metal" in every.output and "pedicle screw" in every.output and "Not cement" not in every.output
+    assert every.output.splitlines()[-1].startswith("2 cement leak(s)")
+
+
+def _command(error: BaseException):
+    @click.command()
+    @one_line_errors
+    def command():
+        raise error
+
+    return command
+
+
+def test_one_line_errors_maps_any_command_to_exit_codes():
+    internal = CliRunner().invoke(_command(KeyError("level")), [])
+    assert internal.exit_code == 4
+    assert internal.output.strip() == "cementseg: internal error: KeyError: 'level'"
+    bad_input = CliRunner().invoke(_command(InputError("ct.nii.gz: not a CT")), [])
+    assert bad_input.exit_code == 3
+    assert bad_input.output.strip() == "cementseg: error: ct.nii.gz: not a CT"
+    assert CliRunner().invoke(_command(click.UsageError("no")), []).exit_code == 2
