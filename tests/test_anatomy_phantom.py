@@ -165,3 +165,56 @@ def test_phantom_labels_through_the_external_provider():
     assert anatomy.source["spinal_canal"] == "totalsegmentator + builtin"
     ivc = _to_grid(case.volume, case.anatomy["inferior_vena_cava"], anatomy)
     assert _dice(anatomy.mask("inferior_vena_cava"), ivc) > 0.95
+
+
+def _levels_follow_the_phantom(case, anatomy) -> None:
+    truth = _phantom_bodies(case, anatomy)
+    assert len(anatomy.vertebra_levels) >= 5
+    for vid, level in anatomy.vertebra_levels.items():
+        best = _best_match(anatomy.vertebrae == vid, truth)[0]
+        assert level in (best, None), f"body {vid} named {level}, lies in the phantom's {best}"
+    assert any(anatomy.vertebra_levels.values()), anatomy.level_note
+
+
+def test_levels_with_pedicle_screws_and_contrast_in_the_ivc():
+    """sample_data/ivc_linear_leak (seed 0, 2 x 1.4 x 1.4 mm, CTPA): screws and rods at T12 and
+    L2 and contrast refluxing into the IVC and hepatic veins; neither is a rib (the contrast
+    was taken for an L1 rib and every level was named one too high)."""
+    case = generate("ivc_linear_leak", seed=0, spacing_mm=(2.0, 1.4, 1.4))
+    anatomy = build(case.volume)
+    _levels_follow_the_phantom(case, anatomy)
+    assert anatomy.vertebra_levels[anatomy.vertebrae[anatomy.vertebrae > 0].min()] == "L3"
+
+
+@pytest.mark.parametrize("spacing_mm", [1.5, 3.0])
+def test_hardware_levels(spacing_mm):
+    case = generate("hardware_no_cement", seed=0, spacing_mm=(spacing_mm,) * 3)
+    _levels_follow_the_phantom(case, build(case.volume))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cement_in_a_disc_lies_outside_both_bodies(seed):
+    """Cement through the L3 superior endplate into the L3-L2 disc: the disc part is disc, the
+    fill stays body (before: the whole disc cement was taken into L3's body)."""
+    case = generate("intradiscal", seed=seed, spacing_mm=(3.0, 3.0, 3.0))
+    anatomy = build(case.volume)
+    where = {}
+    for name in ("intradiscal", "vertebral_body"):
+        voxels = np.argwhere(case.truth == LOCATION_CODES[name])
+        assert len(voxels) > 0
+        where[name] = anatomy.structure_at(case.volume.index_to_lps(voxels))
+    assert np.mean(where["intradiscal"] == STRUCTURES["intervertebral_disc"]) >= 0.8
+    assert np.mean(where["vertebral_body"] == STRUCTURES["vertebral_body"]) >= 0.95
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_epidural_cement_is_canal_not_body(seed):
+    """minor_leaks on 3 mm voxels: the epidural sheet at L3 lies against the posterior cortex
+    (before: half of it in the body, half in the posterior elements, none in the canal)."""
+    case = generate("minor_leaks", seed=seed, spacing_mm=(3.0, 3.0, 3.0))
+    anatomy = build(case.volume)
+    sheet = np.argwhere(case.truth == LOCATION_CODES["spinal_canal"])
+    assert len(sheet) > 0
+    codes = anatomy.structure_at(case.volume.index_to_lps(sheet))
+    assert not np.any(codes == STRUCTURES["vertebral_body"])
+    assert np.mean(codes == STRUCTURES["spinal_canal"]) >= 0.8

@@ -19,10 +19,19 @@ from ..volume import CTVolume
 from . import levels as level_rules
 from .anatomy_map import STRUCTURES, AnatomyMap
 from .body import body_mask, lung_mask
-from .canal import CanalTrack, extended, track_canal
+from .canal import CanalTrack, extended, track_canal, without_cement_bordered
 from .frame import SpineFrame, build_frame
 from .grid import WorkingGrid, to_working_grid
-from .vertebrae import DiscPlane, Spine, body_slices, centrelines, disc_mask, disc_planes, split_bodies
+from .vertebrae import (
+    DiscPlane,
+    Spine,
+    body_slices,
+    cement_in_discs,
+    centrelines,
+    disc_mask,
+    disc_planes,
+    split_bodies,
+)
 from .vessels import (
     AORTA_WINDOW,
     BLOOD_HU,
@@ -123,6 +132,9 @@ def builtin_masks(
             masks.update(_spine_structures(grid, canal, spine, bone, settings))
         whole = np.any([m for m in given.levels.values()], axis=0)
         masks["posterior_elements"] = whole & ~spine.body_mask
+    if canal is not None and given is None:
+        # the built-in bodies end at the canal's front wall: keep it where cement hides the canal
+        canal = without_cement_bordered(grid, canal, settings.anatomy_canal_wall_hu)
     if canal is None:
         warnings.append(
             "no spinal canal found: no vertebrae, discs or spine-relative structures"
@@ -154,8 +166,9 @@ def _spine(grid: WorkingGrid, canal: CanalTrack, settings: Settings) -> Spine:
     bodies = body_slices(grid, reach, settings.anatomy_canal_wall_hu, settings.anatomy_cancellous_hu)
     body_track, canal_track = centrelines(grid, reach, bodies)
     discs = disc_planes(grid, bodies, body_track)
-    vertebrae = split_bodies(grid, bodies, discs, settings.anatomy_min_body_ml)
-    discs_mask = disc_mask(grid, vertebrae, discs, settings.anatomy_bone_hu)
+    disc_cement = cement_in_discs(grid, bodies, discs)
+    vertebrae = split_bodies(grid, bodies & ~disc_cement, discs, settings.anatomy_min_body_ml)
+    discs_mask = disc_mask(grid, vertebrae, discs, settings.anatomy_bone_hu, disc_cement=disc_cement)
     return Spine(
         body_mask=vertebrae > 0,
         centreline_zyx=body_track,

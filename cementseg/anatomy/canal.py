@@ -6,7 +6,12 @@ at the foramina and discs (bone above and below them) are bridged: 40-700 mm2 of
 cord / epidural fat (median -80..90 HU) with denser tissue anterior to it (the vertebral
 body; osteoporotic bodies are only about 100 HU on 3 mm voxels). The hole ending the longest chain of such holes seeds a track that is
 followed up and down the spine; where no hole is found (disc levels, foramina) the centre
-and radius are interpolated between the neighbouring found slices.
+and radius are interpolated between the neighbouring found slices. A hole bordered by cement
+(above CEMENT_HU: an epidural or intradural leak) shows only the part of the canal the cement
+left free, so for the built-in bodies (`without_cement_bordered`) its centre and radius are
+interpolated from the clean slices too, and cement in the interpolated disk is canal: the canal's
+anterior wall then stays where the bodies' posterior cortex is, and cement in front of the
+remaining hole is not taken for body.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ CANAL_AREA_MM2 = (40.0, 700.0)
 CANAL_MEDIAN_HU = (-80.0, 90.0)
 ANTERIOR_MIN_HU = 60.0
 MAX_STEP_MM = 10.0  # largest in-plane shift of the canal centre between neighbouring found slices
+CEMENT_HU = 1000.0  # denser than any bone on the working grid
 
 
 @dataclass
@@ -142,6 +148,18 @@ def track_canal(
     return CanalTrack(centre_yx=centre, radius_mm=radius, found=found, mask=mask)
 
 
+def without_cement_bordered(grid: WorkingGrid, canal: CanalTrack, wall_hu: float) -> CanalTrack:
+    """The track with the slices whose hole touches cement interpolated from the clean ones."""
+    centre, radius = canal.centre_yx.copy(), canal.radius_mm.copy()
+    found, mask = canal.found.copy(), canal.mask.copy()
+    if not _drop_cement_bordered(grid, mask, found):
+        return canal
+    _interpolate_gaps(centre, radius, found)
+    bone = (grid.hu > wall_hu) & (grid.hu <= CEMENT_HU)
+    _draw_interpolated(mask, centre, radius, found, bone, grid.spacing_mm[1:])
+    return CanalTrack(centre_yx=centre, radius_mm=radius, found=found, mask=mask)
+
+
 def _seed(per_slice, spacing_yx) -> tuple[int, np.ndarray] | None:
     """(slice, centre) of the candidate ending the longest chain of holes linked slice to slice.
 
@@ -172,6 +190,21 @@ def _nearest(candidates, last, spacing_yx):
     return best
 
 
+def _drop_cement_bordered(grid: WorkingGrid, mask: np.ndarray, found: np.ndarray) -> bool:
+    """Un-find the slices whose hole touches cement or its one-voxel partial-volume rim (in 3D),
+    keeping at least two found slices; whether any was dropped."""
+    rim = ndimage.binary_dilation(grid.hu > CEMENT_HU, np.ones((3, 3, 3), bool))
+    touching = [
+        z for z in np.nonzero(found)[0]
+        if (ndimage.binary_dilation(mask[z], np.ones((3, 3), bool)) & rim[z]).any()
+    ]
+    if not touching or found.sum() - len(touching) < 2:
+        return False
+    found[touching] = False
+    mask[touching] = False
+    return True
+
+
 def _interpolate_gaps(centre: np.ndarray, radius: np.ndarray, found: np.ndarray) -> None:
     zs = np.nonzero(found)[0]
     inner = np.arange(zs[0], zs[-1] + 1)
@@ -181,6 +214,7 @@ def _interpolate_gaps(centre: np.ndarray, radius: np.ndarray, found: np.ndarray)
 
 
 def _draw_interpolated(mask, centre, radius, found, bone, spacing_yx) -> None:
+    """Draw the interpolated slices: the disk minus ``bone``."""
     sy, sx = spacing_yx
     ny, nx = mask.shape[1:]
     yy, xx = np.ogrid[:ny, :nx]

@@ -1,7 +1,9 @@
 """Level names: count up from the sacrum and down from the lowest rib-bearing vertebra (T12).
 
 A rib is a long, thin bone component outside the spinal column whose medial end lies
-next to a vertebra; the lowest vertebra carrying one is T12 provided the vertebra below it
+next to a vertebra, lateral of the canal (the costovertebral joint and transverse process),
+not in front of the body (contrast in the IVC and hepatic veins, the aorta) and not behind
+the arch; metal (screws, rods) and its streaks are excluded; the lowest vertebra carrying one is T12 provided the vertebra below it
 is seen whole (clear of the ends of the scan) and without a rib. The sacrum is the lowest body whose bone reaches far to both sides
 within the body's depth (the sacral alae and the sacroiliac joints).
 """
@@ -23,6 +25,10 @@ RIB_MAX_ML = 60.0
 RIB_MAX_MEDIAL_MM = 60.0
 METAL_HU = 2500.0
 RIB_MIN_REACH_MM = 80.0  # ribs reach further from the canal than any transverse process
+# the costovertebral joint lies lateral of the canal: the medial end's direction from the canal
+# centre is within this angle of the patient's left-right axis (vessels in front of the body,
+# rods behind the arch are not)
+RIB_MEDIAL_END_MAX_ANGLE_DEG = 50.0
 SACRAL_HALF_WIDTH_MM = 45.0  # the sacral alae reach beyond this on both sides; lumbar bodies do not
 
 ORDER = (
@@ -63,11 +69,20 @@ def rib_bearing_vertebrae(
         reach = np.where(sub, medial_mm[box], -np.inf).max()
         if distances.flat[flat] > RIB_MAX_MEDIAL_MM or reach < RIB_MIN_REACH_MM:
             continue
-        z = box[0].start + np.unravel_index(flat, sub.shape)[0]
+        z, y, x = (b.start + i for b, i in zip(box, np.unravel_index(flat, sub.shape), strict=True))
+        if not _lateral_of_canal(canal, tracked, z, y, x, spacing):
+            continue
         owner = _vertebra_at_z(z_of_vertebra, z)
         if owner:
             ribs.add(owner)
     return ribs
+
+
+def _lateral_of_canal(canal: CanalTrack, tracked: np.ndarray, z: int, y: int, x: int, spacing: np.ndarray) -> bool:
+    """Whether voxel (z, y, x) lies to the side of the canal centre rather than in front or behind."""
+    cy, cx = canal.centre_yx[tracked[np.argmin(np.abs(tracked - z))]]
+    angle = np.degrees(np.arctan2(abs(y - cy) * spacing[1], abs(x - cx) * spacing[2]))
+    return bool(angle <= RIB_MEDIAL_END_MAX_ANGLE_DEG)
 
 
 def _vertebra_at_z(z_of_vertebra: dict[int, np.ndarray], z: int) -> int | None:

@@ -6,9 +6,12 @@ anterior wall. The body voxels, weighted by their HU (0-200 HU mapped to 0-1), s
 in disks perpendicular to the body centreline dip at every disc: outside the body mask
 the weight is 0, and a disc that is dense enough to join the mask (a degenerate
 lumbosacral disc, about 95 HU) still weighs less than the bone on either side. The HU
-alone would not do: osteoporotic mid-body bone is as faint as disc on 3 mm voxels. Each
-dip becomes a disc plane (a point and the local spine axis),
-and the planes split the bodies into one id per vertebra, whatever the disc tilt.
+alone would not do: osteoporotic mid-body bone is as faint as disc on 3 mm voxels. Cement
+(above CEMENT_CORE_HU, with its partial-volume rim) is left out of the profile: a cement-filled
+disc would otherwise look like bone and hide its dip. Each
+dip becomes a disc plane (a point and the local spine axis, with the disc's extent along it),
+and the planes split the bodies into one id per vertebra, whatever the disc tilt. Cement in a
+disc's extent lies between two endplates, outside both bodies.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class DiscPlane:
     centre_zyx: np.ndarray
     normal_zyx_mm: np.ndarray
     dip: float  # how far the weighted body profile dips below its neighbours (0-1)
+    slab_mm: tuple[float, float] = (0.0, 0.0)  # disc extent below and above the plane along the axis
 
 
 @dataclass
@@ -237,7 +241,10 @@ def disc_planes(grid: WorkingGrid, body_mask: np.ndarray, centreline: np.ndarray
     tangent = np.gradient(ndimage.gaussian_filter1d(path, 3.0, axis=0, mode="nearest"), axis=0)
     tangent /= np.linalg.norm(tangent, axis=1, keepdims=True)
     weight = (body_mask * np.clip(grid.hu, 0.0, DISC_WEIGHT_FULL_HU) / DISC_WEIGHT_FULL_HU).astype(np.float32)
-    profile = _disk_profile(weight, spacing, path, tangent, radius_mm)
+    weight[_cement(grid)] = np.nan  # the non-cement part of the profile
+    profile = _filled(_disk_profile(weight, spacing, path, tangent, radius_mm))
+    if profile is None:
+        return []
     profile = ndimage.gaussian_filter1d(profile, 1.5, mode="nearest")
     dips, props = find_peaks(
         -np.pad(profile, 1, mode="edge"), prominence=MIN_DISC_DIP, distance=MIN_DISC_SPACING_MM
@@ -246,9 +253,54 @@ def disc_planes(grid: WorkingGrid, body_mask: np.ndarray, centreline: np.ndarray
     found.update(_missed_discs(profile, sorted(found)))
     found = _drop_split_bodies(found)
     return [
-        DiscPlane(centre_zyx=path[i] / spacing, normal_zyx_mm=tangent[i], dip=float(found[i]))
+        DiscPlane(
+            centre_zyx=path[i] / spacing,
+            normal_zyx_mm=tangent[i],
+            dip=float(found[i]),
+            slab_mm=_slab_mm(profile, i, found[i]),
+        )
         for i in sorted(found)
     ]
+
+
+def _cement(grid: WorkingGrid) -> np.ndarray:
+    """Cement (above CEMENT_CORE_HU) with its one-voxel partial-volume rim."""
+    return ndimage.binary_dilation(grid.hu > CEMENT_CORE_HU, np.ones((3, 3, 3), bool))
+
+
+def _filled(profile: np.ndarray) -> np.ndarray | None:
+    """The profile with its gaps (all samples cement) interpolated; None when all is cement."""
+    known = np.isfinite(profile)
+    if known.sum() < 3:
+        return None
+    at = np.arange(len(profile))
+    return np.interp(at, at[known], profile[known])
+
+
+def _slab_mm(profile: np.ndarray, at: int, prominence: float) -> tuple[float, float]:
+    """The disc's extent (mm below, mm above the dip at ``at``): where the 1 mm profile stays
+    below half the dip's prominence above its floor (the endplates on either side are denser)."""
+    level = profile[at] + 0.5 * prominence
+    high = np.nonzero(profile >= level)[0]
+    below, above = high[high < at], high[high > at]
+    lower = at - below[-1] if len(below) else at
+    upper = above[0] - at if len(above) else len(profile) - 1 - at
+    return float(lower), float(upper)
+
+
+def cement_in_discs(grid: WorkingGrid, body_mask: np.ndarray, discs: list[DiscPlane]) -> np.ndarray:
+    """Body-mask cement within a disc's extent: between two endplates, so outside both bodies."""
+    spacing = np.asarray(grid.spacing_mm)
+    points = np.argwhere(body_mask & (grid.hu > CEMENT_CORE_HU))
+    out = np.zeros(grid.shape, dtype=bool)
+    if len(points) == 0:
+        return out
+    inside = np.zeros(len(points), dtype=bool)
+    for disc in discs:
+        height = ((points - disc.centre_zyx) * spacing) @ disc.normal_zyx_mm
+        inside |= (height > -disc.slab_mm[0]) & (height < disc.slab_mm[1])
+    out[tuple(points[inside].T)] = True
+    return out
 
 
 def _drop_split_bodies(dips: dict[int, float]) -> dict[int, float]:
@@ -310,7 +362,11 @@ def _disk_profile(
     samples = np.stack([path_mm + a * u + b * v for a, b in offsets])  # (k, n, 3) mm
     coords = (samples / np.asarray(spacing)).reshape(-1, 3).T
     sampled = ndimage.map_coordinates(values, coords, order=1, mode="constant", cval=np.nan)
-    return np.nanmean(sampled.reshape(len(offsets), -1), axis=0)
+    sampled = sampled.reshape(len(offsets), -1)
+    known = np.isfinite(sampled)
+    count = known.sum(axis=0)
+    total = np.where(known, sampled, 0.0).sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)  # NaN: no sample (outside, cement)
 
 
 def split_bodies(
@@ -344,8 +400,10 @@ def disc_mask(
     discs: list[DiscPlane],
     bone_hu: float,
     half_height_mm: float = 8.0,
+    disc_cement: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Disc voxels: near a disc plane, within the adjacent bodies' footprint, not bone."""
+    """Disc voxels: near a disc plane, within the adjacent bodies' footprint, not bone; plus
+    ``disc_cement`` (from `cement_in_discs`)."""
     spacing = np.asarray(grid.spacing_mm)
     body = vertebrae > 0
     out = np.zeros(grid.shape, dtype=bool)
@@ -363,4 +421,6 @@ def disc_mask(
         radius = np.sqrt(near.sum() * np.prod(spacing) / (24.0 * np.pi)) if near.any() else 0.0
         inside = (np.abs(height) < half_height_mm) & (radial < 0.85 * radius)
         out[box] |= inside & ~body[box] & (grid.hu[box] < bone_hu)
+    if disc_cement is not None:
+        out |= disc_cement
     return out
