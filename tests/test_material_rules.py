@@ -171,3 +171,40 @@ def test_embolus_needs_a_cemented_vertebra_in_the_scan():
         volume, anatomy_on_grid(volume, [("lung", box(O - 1, O + 100)), ("pulmonary_artery", artery)])
     )
     assert alone.material == "indeterminate" and "no cemented vertebra" in alone.reason
+
+
+def test_long_cast_in_unenhanced_ivc_is_cement_not_a_contrast_lumen():
+    """A 4 mm, 2300 HU cast 90 mm long (over 1 mL) in a 24 mm IVC of plain blood (40 HU), 0.8 mm voxels.
+
+    Plain blood of its own vessel lies around it: it does not fill the lumen, it is a cast in it.
+    """
+    ivc = tube(O + (30, 30, 2), O + (30, 30, 98), 12.0)
+    cast = tube(O + (27, 32, 4), O + (32, 28, 94), 2.0)
+    parts = [(BODY, 120.0), (FILL, 2300.0), (ivc, 40.0), (cast, 2300.0)]
+    volume = render((125, 75, 75), (0.8, 0.8, 0.8), parts, supersample=2, blur_mm=0.5)
+    candidates = classified(volume, anatomy_on_grid(volume, [("inferior_vena_cava", ivc)], [BODY]))
+    (found,) = holding(candidates, np.flatnonzero(fraction(volume.shape, volume.spacing_mm, cast, 2) > 0.9))
+    assert found.volume_ml > SETTINGS.contrast_min_lumen_ml  # large enough for the lumen rule to be asked
+    assert found.material == "cement", found.reason
+
+
+def test_cast_touching_a_contrast_column_counts_no_contrast_as_cement():
+    """Plain-blood IVC (40 HU) holding a refluxed contrast column (1300 HU, 12 mm) and a
+    2.5 mm cast of 2200 HU cement running along it and into it, 1 mm voxels.
+
+    The cast's voxels next to the column mix cement with contrast: they count by the
+    contrast's HU, not the plain blood's, so the cast keeps its true volume.
+    """
+    ivc = tube(O + (30, 30, 2), O + (30, 30, 70), 12.0)
+    column = tube(O + (26, 30, 2), O + (26, 30, 45), 6.0)
+    cast = tube(O + (33.5, 30, 65), O + (30.5, 30, 20), 1.25)
+    parts = [(BODY, 120.0), (FILL, 2200.0), (ivc, 40.0), (column, 1300.0), (cast, 2200.0)]
+    volume = render((72, 60, 60), (1.0, 1.0, 1.0), parts, supersample=3, blur_mm=0.5)
+    candidates = classified(volume, anatomy_on_grid(volume, [("inferior_vena_cava", ivc)], [BODY]))
+    (found,) = holding(candidates, np.flatnonzero(fraction(volume.shape, volume.spacing_mm, cast, 3) > 0.9))
+    assert found.material == "cement", found.reason
+    column_core = np.flatnonzero(fraction(volume.shape, volume.spacing_mm, column, 2) > 0.99)
+    (most,) = [c for c in candidates if np.isin(column_core, c.flat_index).mean() > 0.9]
+    assert most.material == "contrast", most.reason
+    cast_ml = math.pi * 1.25**2 * np.linalg.norm([3, 0, 45]) / 1000
+    assert found.evidence["volume_pv_ml"] == pytest.approx(cast_ml, rel=0.15)

@@ -7,8 +7,15 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 from ..candidates import Candidate
+from ..segment import candidate_from_voxels
 from ..settings import Settings
 from ..volume import CTVolume
+
+#: the `Candidate` fields computed from its voxels
+_STATISTICS = (
+    "flat_index", "voxel_count", "volume_ml", "hu_max", "hu_mean", "hu_p05", "hu_p50", "hu_p95",
+    "centroid_lps_mm", "bbox_lps_mm", "bbox_zyx", "length_mm", "tubularity", "principal_axis_lps",
+)
 
 
 def set_cement_fractions(candidates: list[Candidate], volume: CTVolume, settings: Settings) -> None:
@@ -17,7 +24,11 @@ def set_cement_fractions(candidates: list[Candidate], volume: CTVolume, settings
     Each voxel's own share is clipped to 0..1; the blurred tail in the one-voxel ring just
     outside the candidate (below the grow level, in no other candidate), clipped the same way,
     is credited to the nearest candidate voxel. Background: the enhanced blood pool around
-    the candidate if any (a cast in refluxed contrast), else its local background. Cement HU: the
+    the candidate if any (a cast in refluxed contrast), else its local background floored at
+    `soft_tissue_hu` -- cement never sits in air: an embolus lies in blood inside an artery, so
+    the lung beyond the artery must not count as background for the tail. The candidate's own
+    voxels mix with what lies right next to them: the free ring's median HU when darker (lung
+    beside a small artery on coarse voxels). Cement HU: the
     candidate's own plateau (median HU of its voxels one voxel deep inside it) when it is at least `cement_plateau_min_voxels` voxels
     across, else the plateau of a fill it touches, else the median plateau of the scan's
     thick cement (one procedure, one cement), else `cement_reference_hu`.
@@ -28,6 +39,7 @@ def set_cement_fractions(candidates: list[Candidate], volume: CTVolume, settings
     thick = {c.id: c.evidence["core_hu"] for c in cement if _has_plateau(c, volume, settings)}
     scan_plateau = float(np.median(list(thick.values()))) if thick else None
     taken = np.sort(np.concatenate([c.flat_index for c in candidates]))
+    by_id = {c.id: c for c in candidates}
     for candidate in cement:
         touching = [thick[i] for i in candidate.evidence.get("touches", []) if i in thick]
         if candidate.id in thick:
@@ -40,8 +52,13 @@ def set_cement_fractions(candidates: list[Candidate], volume: CTVolume, settings
             cement_hu, source = settings.cement_reference_hu, "reference"
         pool = candidate.evidence.get("blood_pool_hu")
         enhanced = pool is not None and pool >= settings.enhanced_blood_min_hu
-        background = pool if enhanced else candidate.evidence["local_background_hu"]
-        candidate.cement_fraction = _cement_share(candidate, volume, background, cement_hu, taken)
+        background = pool if enhanced else max(candidate.evidence["local_background_hu"], settings.soft_tissue_hu)
+        contrast = [by_id[i] for i in candidate.evidence.get("touches", []) if by_id[i].material == "contrast"]
+        share, contrast_only = _cement_share(candidate, volume, background, cement_hu, taken, contrast)
+        if contrast_only.any() and not contrast_only.all():
+            _hand_over(candidate, contrast_only, max(contrast, key=lambda c: c.voxel_count), volume)
+            share, _ = _cement_share(candidate, volume, background, cement_hu, taken, contrast)
+        candidate.cement_fraction = share
         candidate.evidence["cement_hu"] = float(cement_hu)
         candidate.evidence["cement_hu_source"] = source
         candidate.evidence["volume_pv_ml"] = float(
@@ -64,26 +81,71 @@ def _has_plateau(candidate: Candidate, volume: CTVolume, settings: Settings) -> 
     return core - background >= 0.85 * (candidate.hu_p95 - background)
 
 
-def _cement_share(candidate, volume, background: float, cement_hu: float, taken: np.ndarray) -> np.ndarray:
-    """float32 cement volume per candidate voxel (voxel units), blurred tail included."""
-    scale = max(cement_hu - background, 1.0)
+def _cement_share(
+    candidate, volume, background: float, cement_hu: float, taken: np.ndarray, contrast: list[Candidate]
+) -> tuple[np.ndarray, np.ndarray]:
+    """float32 cement volume per candidate voxel (voxel units), blurred tail included, and
+    which of its voxels hold nothing but contrast.
+
+    Voxels next to a contrast candidate it touches (26-neighbours) mix cement with that
+    contrast, not with plain blood: their background is the contrast's median HU; those no
+    denser than its HU p95 are contrast the cast's candidate took in.
+    """
     lo = np.maximum(np.asarray(candidate.bbox_zyx[:3]) - 1, 0)
     hi = np.minimum(np.asarray(candidate.bbox_zyx[3:]) + 1, volume.shape)
     inside = np.zeros(tuple(int(v) for v in hi - lo), dtype=bool)
-    inside[tuple((candidate.zyx(volume.shape) - lo).T)] = True
+    own_zyx = candidate.zyx(volume.shape)
+    inside[tuple((own_zyx - lo).T)] = True
     ring_zyx = np.argwhere(ndi.binary_dilation(inside, np.ones((3, 3, 3), bool)) & ~inside)
     ring_flat = np.ravel_multi_index(tuple((ring_zyx + lo).T), volume.shape)
     free = ~_contains(taken, ring_flat)
     ring_zyx, ring_flat = ring_zyx[free], ring_flat[free]
     hu = volume.hu.reshape(-1)
-    share = np.clip((hu[candidate.flat_index].astype(np.float32) - background) / scale, 0.0, 1.0)
+    # an edge voxel mixes cement with what lies right next to it (lung beside a small artery
+    # on coarse voxels); the ring's median HU says what that is when darker than the background
+    edge_background = min(float(np.median(hu[ring_flat])), background) if len(ring_flat) else background
+    beside = _beside_contrast(contrast, lo, hi, volume.shape)
+    contrast_hu = max((c.hu_p50 for c in contrast), default=background)
+    own_background = np.where(beside[tuple((own_zyx - lo).T)], max(contrast_hu, edge_background), edge_background)
+    share = _share(hu[candidate.flat_index], own_background, cement_hu)
+    contrast_top_hu = max((c.hu_p95 for c in contrast), default=np.inf)  # the contrast's own spread
+    contrast_only = (own_background > edge_background) & (hu[candidate.flat_index] <= contrast_top_hu)
     if len(ring_flat):
         spacing = np.asarray(volume.spacing_mm)
-        own_zyx = candidate.zyx(volume.shape)
         _, nearest = cKDTree(own_zyx * spacing).query((ring_zyx + lo) * spacing)  # nearest candidate voxel
-        tail = np.clip((hu[ring_flat].astype(np.float32) - background) / scale, 0.0, 1.0)
-        np.add.at(share, nearest, tail)
-    return np.maximum(share, 0.0).astype(np.float32)
+        ring_background = np.where(beside[tuple(ring_zyx.T)], max(contrast_hu, background), background)
+        np.add.at(share, nearest, _share(hu[ring_flat], ring_background, cement_hu))
+    return share.astype(np.float32), contrast_only
+
+
+def _hand_over(candidate: Candidate, voxels: np.ndarray, contrast: Candidate, volume: CTVolume) -> None:
+    """Move the candidate's ``voxels`` (bool, ``flat_index`` order) holding no cement beside a
+    contrast candidate into that contrast candidate; both keep their ids, materials and evidence."""
+    for target, flat in (
+        (contrast, np.concatenate([contrast.flat_index, candidate.flat_index[voxels]])),
+        (candidate, candidate.flat_index[~voxels]),
+    ):
+        rebuilt = candidate_from_voxels(target.id, flat, volume)
+        for name in _STATISTICS:
+            setattr(target, name, getattr(rebuilt, name))
+
+
+def _share(hu: np.ndarray, background, cement_hu: float) -> np.ndarray:
+    """Cement share of voxels of ``hu`` mixed with ``background`` (HU), clipped to 0..1."""
+    scale = np.maximum(cement_hu - np.asarray(background, np.float32), 1.0)
+    return np.clip((hu.astype(np.float32) - background) / scale, 0.0, 1.0)
+
+
+def _beside_contrast(contrast: list[Candidate], lo, hi, shape) -> np.ndarray:
+    """Box mask (``lo``..``hi``) of voxels within one voxel (26-neighbours) of the contrast candidates."""
+    padded = np.zeros(tuple(int(v) + 2 for v in hi - lo), dtype=bool)  # one voxel beyond the box
+    for c in contrast:
+        zyx = c.zyx(shape) - lo + 1
+        zyx = zyx[np.all((zyx >= 0) & (zyx < np.asarray(padded.shape)), axis=1)]
+        padded[tuple(zyx.T)] = True
+    if contrast:
+        padded = ndi.binary_dilation(padded, np.ones((3, 3, 3), bool))
+    return padded[1:-1, 1:-1, 1:-1]
 
 
 def _contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -222,7 +222,7 @@ def contrast(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: 
         return None  # it holds something denser than the enhanced blood around it
     if fraction_in(f, SPINE_COMPARTMENTS) >= 0.3 or f.get("vertebral_body_fraction", 0.0) >= 0.3:
         return None
-    if pooled >= 0.5 and is_thick(f, scale, s) and c.volume_ml >= s.contrast_min_lumen_ml:
+    if pooled >= 0.5 and is_thick(f, scale, s) and c.volume_ml >= s.contrast_min_lumen_ml and not _cast_in_plain_blood(f, s):
         return (
             "contrast",
             f"fills the {vessel} lumen ({c.volume_ml:.1f} mL, {f['diameter_mm']:.0f} mm wide)",
@@ -257,6 +257,16 @@ def enhanced_pool_hu(f: dict, scale: ScanScale, s: Settings) -> float | None:
         return None
     levels = [scale.blood_peak_hu.get(name) for name in BLOOD_POOLS if fraction_in(f, [name]) >= 0.3]
     return max([pool] + [hu for hu in levels if hu is not None])
+
+
+def _cast_in_plain_blood(f: dict, s: Settings) -> bool:
+    """Thinner than a contrast-filled lumen, with unenhanced blood of its own vessel around it.
+
+    Contrast mixes with the blood it flows in and fills the lumen; a thin dense core inside
+    plain blood does not fill its vessel, it is a cast in it.
+    """
+    pool = f.get("blood_pool_hu")
+    return pool is not None and pool < s.enhanced_blood_min_hu and f["diameter_mm"] < s.contrast_min_diameter_mm
 
 
 def _in_enhanced_blood(f: dict, scale: ScanScale, s: Settings) -> bool:
