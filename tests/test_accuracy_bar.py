@@ -15,18 +15,23 @@ from cementseg.phantom import generate
 from cementseg.pipeline import scan
 
 # (scenario, isotropic voxel size mm, seed): the negative controls on coarse voxels, where partial
-# volume and metal streaks are hardest, a large canal leak, and the small leaks (needle tract,
-# foramen, soft tissue, canal). Rows of docs/validation.md that do not meet the bar yet (IVC,
-# lungs, disc, volumes) are left out so that this test guards what works; add them as they pass.
+# volume and metal streaks are hardest, a large canal leak, the small leaks (needle tract,
+# foramen, soft tissue, canal), the IVC cast, pulmonary emboli and a disc leak. Cases of
+# docs/validation.md that do not meet the bar yet are left out so that this test guards what
+# works; add them as they pass.
 PHANTOM_CASES = [
     ("clean_fill", 3.0, 1),
     ("hardware_no_cement", 3.0, 0),
     ("ctpa_no_cement", 3.0, 0),
     ("intradural", 3.0, 0),
     ("minor_leaks", 1.5, 0),
+    ("ivc_linear_leak", 1.5, 0),
+    ("pulmonary_emboli_only", 1.5, 1),
+    ("intradiscal", 3.0, 0),
+    ("ctpa_no_cement", 1.5, 0),
 ]
 
-REAL_PLANS = ["clean_fill", "intradiscal"]
+REAL_PLANS = ["clean_fill", "intradiscal", "epidural", "paravertebral_soft_tissue"]
 
 
 def _score(case, name):
