@@ -38,44 +38,19 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from .anatomy.anatomy_map import STRUCTURE_NAMES, STRUCTURES, AnatomyMap
+from .anatomy.anatomy_map import STRUCTURE_NAMES, AnatomyMap
 from .candidates import Candidate
 from .findings import Component
 from .settings import Settings
+from .spine_context import GENERIC_LOCATIONS, SpineContext
 from .vocabulary import LOCATION_CODES, LOCATIONS
-from .volume import CTVolume, lps_to_index
+from .volume import CTVolume
 
 log = logging.getLogger(__name__)
 
 #: piece code of the intended fill of vertebral body k is FILL_CODE + k (leak codes are 2-12)
 FILL_CODE = 100
 
-#: where cement outside a vertebral body is, by the anatomy structure it lies in
-STRUCTURE_LOCATION: dict[str, str] = {
-    "soft_tissue": "other",
-    "lung": "pulmonary_artery",
-    "intervertebral_disc": "intradiscal",
-    "spinal_canal": "spinal_canal",
-    "neural_foramen": "neural_foramen",
-    "posterior_elements": "needle_tract",
-    "aorta": "other",  # cement cannot reach the arterial side; say "other" and let the reason tell
-    "inferior_vena_cava": "inferior_vena_cava",
-    "azygos_system": "azygos_system",
-    "heart": "right_heart",  # venous cement can only reach the right heart
-    "right_heart": "right_heart",
-    "pulmonary_artery": "pulmonary_artery",
-    "paravertebral": "paravertebral_venous",
-    "other_bone": "other",
-    "liver": "other",
-    "kidney": "other",
-    "hip_prosthesis": "other",
-}
-_LOCATION_OF_STRUCTURE = np.full(256, LOCATION_CODES["other"], dtype=np.uint16)
-for _name, _location in STRUCTURE_LOCATION.items():
-    _LOCATION_OF_STRUCTURE[STRUCTURES[_name]] = LOCATION_CODES[_location]
-
-#: locations a shape/position rule may refine (the anatomy only says "somewhere here")
-_GENERIC = {LOCATION_CODES["other"], LOCATION_CODES["paravertebral_venous"]}
 #: venous trunks the paravertebral veins drain into
 _VENOUS_TRUNKS = {LOCATION_CODES["inferior_vena_cava"], LOCATION_CODES["azygos_system"]}
 #: reached through the heart: no nearest-body tracing
@@ -173,233 +148,6 @@ class _Part:
     votes: dict[int, int]
     neighbours: set[int]
     rule: str | None = None  # why a shape/position rule chose the location, when one did
-
-
-class SpineContext:
-    """The vertebral bodies of an anatomy map, ready for per-voxel questions at CT resolution.
-
-    A signed distance to the vertebral body surface (mm, negative inside) is computed once on the
-    working grid around the bodies and interpolated at CT voxels; this refines the coarse mask.
-    """
-
-    def __init__(self, anatomy: AnatomyMap, volume: CTVolume, settings: Settings):
-        self.anatomy = anatomy
-        self.levels = dict(anatomy.vertebra_levels)
-        self.work_spacing = np.array(anatomy.spacing_mm)
-        # CT index (x, y, z, 1) -> working-grid index (x, y, z)
-        self.ct_to_work = np.linalg.inv(anatomy.affine) @ volume.affine
-        self.ct_affine = volume.affine
-        self.ct_shape = volume.shape
-        bodies = anatomy.vertebrae > 0
-        self.has_bodies = bool(bodies.any())
-        self.fill_margin_mm = max(
-            settings.fill_margin_mm, settings.fill_margin_voxels * max(volume.spacing_mm)
-        )
-        # cement this far outside a body in no named compartment is the way into a neighbouring one
-        self.bridge_mm = self.fill_margin_mm + float(self.work_spacing.max())
-        self.structures = anatomy.structures
-        self.body_centres: dict[int, np.ndarray] = {}
-        self.canal_half_width_mm = settings.canal_half_width_mm
-        self.canal_depth_mm = settings.canal_depth_mm
-        self.lung_probe_mm = settings.lung_probe_mm
-        self.disc_max_mm = settings.disc_max_mm
-        self.foramen_lateral_mm = settings.foramen_lateral_mm
-        self.foramen_depth_mm = settings.foramen_depth_mm
-        self.plexus_max_mm = settings.plexus_max_mm
-        if not self.has_bodies:
-            self.box_lo = np.zeros(3, int)
-            self.signed_mm = None
-            self.tree = None
-            return
-        pad = np.ceil(settings.paravertebral_max_mm / self.work_spacing).astype(int) + 2
-        lo = np.maximum(np.argwhere(bodies).min(0) - pad, 0)
-        hi = np.minimum(np.argwhere(bodies).max(0) + pad + 1, bodies.shape)
-        box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
-        self.box_lo = lo
-        mapped_body_box = bodies[box]
-        body_box = self._axial_opening(mapped_body_box, settings.body_opening_mm)
-        outside_mm = ndimage.distance_transform_edt(~body_box, sampling=self.work_spacing)
-        inside_mm = ndimage.distance_transform_edt(body_box, sampling=self.work_spacing)
-        self.signed_mm = np.where(body_box, -inside_mm, outside_mm).astype(np.float32)
-        # Outside a body, what lies there: body voxels take the structure of the nearest voxel
-        # outside every body of the map (also outside what the opening removed).
-        nearest = ndimage.distance_transform_edt(
-            mapped_body_box, sampling=self.work_spacing, return_distances=False, return_indices=True
-        )
-        self.structures = anatomy.structures.copy()
-        self.structures[box] = anatomy.structures[box][tuple(nearest)]
-        surface = body_box & ~ndimage.binary_erosion(body_box)
-        surface_zyx = np.argwhere(surface) + lo
-        self.surface_lps = anatomy.voxel_centres_lps(surface_zyx)
-        self.surface_ids = anatomy.vertebrae[tuple(surface_zyx.T)].astype(int)
-        self.tree = cKDTree(self.surface_lps)
-        vertebrae = np.zeros_like(anatomy.vertebrae)
-        vertebrae[box] = np.where(body_box, anatomy.vertebrae[box], 0)
-        ids = np.unique(vertebrae[vertebrae > 0])
-        centres = ndimage.center_of_mass(vertebrae > 0, vertebrae, ids)
-        self.body_centres = {
-            int(i): anatomy.voxel_centres_lps(np.array(c)) for i, c in zip(ids, centres, strict=True)
-        }
-        self.body_half_width_mm = {
-            int(i): float(np.ptp(self.surface_lps[self.surface_ids == i, 0])) / 2.0 for i in ids
-        }
-        self.body_half_depth_mm = {
-            int(i): float(np.ptp(self.surface_lps[self.surface_ids == i, 1])) / 2.0 for i in ids
-        }
-
-    def _axial_opening(self, bodies: np.ndarray, radius_mm: float) -> np.ndarray:
-        """Per axial slice, remove what a disk of ``radius_mm`` cannot reach inside the bodies.
-
-        A vertebral body is round in cross-section; cement or bone bulging out of it (a leak the
-        map took for bone) is narrower than the disk and falls off, the round body stays.
-        """
-        if radius_mm <= 0:
-            return bodies
-        cranial_axis = 2 - int(np.argmax(np.abs(self.anatomy.affine[2, :3])))  # array axis nearest to S
-        radius = radius_mm / self.work_spacing
-        half = np.floor(radius).astype(int)
-        half[cranial_axis] = 0
-        grids = np.ogrid[tuple(slice(-h, h + 1) for h in half)]
-        footprint = (
-            sum(
-                (g / r) ** 2
-                for axis, (g, r) in enumerate(zip(grids, radius, strict=True))
-                if axis != cranial_axis
-            )
-            <= 1.0
-        )
-        opened = ndimage.binary_opening(bodies, structure=footprint)
-        return opened if opened.any() else bodies
-
-    def work_index(self, ct_zyx: np.ndarray) -> np.ndarray:
-        """Fractional working-grid (z, y, x) of CT (z, y, x) indices."""
-        xyz1 = np.column_stack([ct_zyx[:, ::-1], np.ones(len(ct_zyx))])
-        return (xyz1 @ self.ct_to_work.T)[:, 2::-1]
-
-    def ct_lps(self, ct_zyx: np.ndarray) -> np.ndarray:
-        xyz1 = np.column_stack([ct_zyx[:, ::-1], np.ones(len(ct_zyx))])
-        return (xyz1 @ self.ct_affine.T)[:, :3]
-
-    def outside_mm(self, ct_zyx: np.ndarray) -> np.ndarray:
-        """Signed distance (mm) from the vertebral body surface: > 0 outside, <= 0 inside."""
-        if not self.has_bodies:
-            return np.full(len(ct_zyx), np.inf)
-        box_index = self.work_index(ct_zyx) - self.box_lo
-        in_box = np.all((box_index >= 0) & (box_index <= np.array(self.signed_mm.shape) - 1), axis=1)
-        distance = np.empty(len(ct_zyx))
-        distance[in_box] = ndimage.map_coordinates(self.signed_mm, box_index[in_box].T, order=1)
-        if (~in_box).any():
-            distance[~in_box] = self.tree.query(self.ct_lps(ct_zyx[~in_box]))[0]
-        return distance
-
-    def nearest_body(self, lps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(distance mm to the nearest body surface voxel centre, that body's id) per LPS point."""
-        if not self.has_bodies:
-            return np.full(len(lps), np.inf), np.zeros(len(lps), int)
-        distance, index = self.tree.query(lps)
-        return distance, self.surface_ids[index]
-
-    def location_codes(self, ct_zyx: np.ndarray) -> np.ndarray:
-        """Location code each CT voxel would have if it were cement outside a vertebral body."""
-        work = np.rint(self.work_index(ct_zyx)).astype(int)
-        inside = np.all((work >= 0) & (work < np.array(self.structures.shape)), axis=1)
-        structure = np.zeros(len(work), dtype=np.uint8)
-        structure[inside] = self.structures[tuple(work[inside].T)]
-        codes = _LOCATION_OF_STRUCTURE[structure]
-        in_ivc = np.flatnonzero(codes == LOCATION_CODES["inferior_vena_cava"])
-        if self.has_bodies and in_ivc.size:
-            # the IVC lies beyond the band of prevertebral veins, crus and psoas around the body
-            hugging = self.outside_mm(ct_zyx[in_ivc]) < self.plexus_max_mm
-            codes[in_ivc[hugging]] = LOCATION_CODES["paravertebral_venous"]
-        unsure = np.flatnonzero(np.isin(codes, list(_GENERIC | {LOCATION_CODES["needle_tract"]})))
-        if self.has_bodies and unsure.size:
-            lps = self.ct_lps(ct_zyx[unsure])
-            generic = np.isin(codes[unsure], list(_GENERIC))
-            canal, foramen = self.behind_body(lps)
-            codes[unsure[canal]] = LOCATION_CODES["spinal_canal"]
-            codes[unsure[foramen & generic]] = LOCATION_CODES["neural_foramen"]
-            codes[unsure[self.beyond_endplate(lps)]] = LOCATION_CODES["intradiscal"]
-        return codes
-
-    def beyond_endplate(self, lps: np.ndarray) -> np.ndarray:
-        """True where an LPS point lies above or below a vertebral body, within its outline.
-
-        Cement in a disc raises its HU, so an HU-based map may miss that disc; the disc is also
-        where the nearest body surface is an endplate (straight above or below) inside the body's
-        axial outline.
-        """
-        distance, index = self.tree.query(lps)
-        ids = self.surface_ids[index]
-        delta = lps - self.surface_lps[index]
-        vertical = np.abs(delta[:, 2]) >= 0.7 * np.maximum(distance, 1e-6)
-        inside_outline = np.zeros(len(lps), bool)
-        for body in np.unique(ids):
-            rows = ids == body
-            centre = self.body_centres[int(body)]
-            half_lr, half_ap = self.body_half_width_mm[int(body)], self.body_half_depth_mm[int(body)]
-            radial = ((lps[rows, 0] - centre[0]) / half_lr) ** 2 + ((lps[rows, 1] - centre[1]) / half_ap) ** 2
-            inside_outline[rows] = radial <= 0.8**2
-        return vertical & inside_outline & (distance <= self.disc_max_mm)
-
-    def behind_body(self, lps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(in the spinal canal, in a neural foramen) by place, for LPS points.
-
-        Cement filling the canal or a foramen hides it from an HU-based map (no CSF- or fat-dense
-        space left to find), so both are also taken from their place behind the nearest body:
-        the canal within `canal_half_width_mm` of the midline and up to `canal_depth_mm` behind
-        the posterior surface; a foramen lateral to that, up to `foramen_lateral_mm` from the
-        midline and `foramen_depth_mm` behind the surface.
-        """
-        _, ids = self.nearest_body(lps)
-        canal = np.zeros(len(lps), bool)
-        foramen = np.zeros(len(lps), bool)
-        for body in np.unique(ids):
-            rows = ids == body
-            centre, half_depth = self.body_centres[int(body)], self.body_half_depth_mm[int(body)]
-            side = np.abs(lps[rows, 0] - centre[0])
-            behind = lps[rows, 1] - centre[1] - half_depth
-            canal[rows] = (
-                (side <= self.canal_half_width_mm) & (behind >= 0.0) & (behind <= self.canal_depth_mm)
-            )
-            foramen[rows] = (
-                (side > self.canal_half_width_mm)
-                & (side <= self.foramen_lateral_mm)
-                & (behind >= 0.0)
-                & (behind <= self.foramen_depth_mm)
-            )
-        return canal, foramen
-
-    def shares_around(self, lps: np.ndarray) -> dict[str, float]:
-        """Share of each structure at points `lung_probe_mm` around some LPS points.
-
-        The map often calls dense cement itself bone; what surrounds it tells where it lies.
-        """
-        steps = np.array(
-            [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1) if (a, b, c) != (0, 0, 0)]
-        )
-        steps = self.lung_probe_mm * steps / np.linalg.norm(steps, axis=1)[:, None]
-        sample = lps[:: max(1, len(lps) // 200)]
-        probes = (sample[:, None, :] + steps[None, :, :]).reshape(-1, 3)
-        work = np.rint(lps_to_index(self.anatomy.affine, probes)).astype(int)
-        inside = np.all((work >= 0) & (work < np.array(self.structures.shape)), axis=1)
-        structure = np.zeros(len(work), dtype=np.uint8)
-        structure[inside] = self.anatomy.structures[tuple(work[inside].T)]
-        codes, counts = np.unique(structure, return_counts=True)
-        return {
-            STRUCTURE_NAMES.get(int(c), "outside"): n / len(structure)
-            for c, n in zip(codes, counts, strict=True)
-        }
-
-    def level(self, body_id: int) -> str | None:
-        return self.levels.get(int(body_id)) if body_id else None
-
-    def spine_offset_mm(self, lps: np.ndarray, body_id: int) -> np.ndarray | None:
-        """(right, anterior, cranial) mm of LPS points (3,) or (n, 3) from the centre of body ``body_id``."""
-        centre = self.body_centres.get(int(body_id)) if self.has_bodies else None
-        if centre is None:
-            return None
-        delta = np.asarray(lps) - centre
-        return np.stack([-delta[..., 0], -delta[..., 1], delta[..., 2]], axis=-1)
 
 
 def component_stats(volume: CTVolume, flat_index: np.ndarray) -> dict:
@@ -515,11 +263,11 @@ def _merged_parts(
             # cement reaches a venous trunk through a vein of its own (plexus, segmental vein): the
             # stretch from the cortex to the IVC or azygos is a finding of its own, not the trunk
             named_neighbours = [
-                n for n in part.neighbours if parts[n].code not in _GENERIC | fill_codes | _VENOUS_TRUNKS
+                n for n in part.neighbours if parts[n].code not in GENERIC_LOCATIONS | fill_codes | _VENOUS_TRUNKS
             ]
             if fill_neighbours and part.max_outside_mm <= spine.fill_margin_mm:
                 target = max(fill_neighbours, key=lambda n: len(parts[n].flat_index))
-            elif part.code in _GENERIC and named_neighbours and part.max_outside_mm <= spine.bridge_mm:
+            elif part.code in GENERIC_LOCATIONS and named_neighbours and part.max_outside_mm <= spine.bridge_mm:
                 # the short stretch between the cortex and a named compartment belongs to the compartment
                 target = max(named_neighbours, key=lambda n: len(parts[n].flat_index))
             elif cement_fraction[part.flat_index].sum() < min_leak_cement_voxels and part.neighbours:
@@ -546,7 +294,7 @@ def _split_off_ivc_casts(parts: dict[int, _Part], zyx, outside, leak_codes, volu
     cast on their own; if they are one, they become an IVC part.
     """
     for label, part in list(parts.items()):
-        if part.code not in _GENERIC:
+        if part.code not in GENERIC_LOCATIONS:
             continue
         lps = spine.ct_lps(zyx[part.flat_index])
         body = int(spine.nearest_body(lps.mean(axis=0, keepdims=True))[1][0])
@@ -727,7 +475,7 @@ def _refine_location(
     code = part.code
     if part.rule:
         return LOCATIONS[code], part.rule
-    if not connected and code in _GENERIC | {LOCATION_CODES["needle_tract"]}:
+    if not connected and code in GENERIC_LOCATIONS | {LOCATION_CODES["needle_tract"]}:
         around = spine.shares_around(stats["lps"])
         if around.get("lung", 0.0) + around.get("pulmonary_artery", 0.0) >= settings.lung_min_share:
             return (
@@ -753,7 +501,7 @@ def _refine_location(
                 "cement lump lateral to the canal behind the vertebral body (neural foramen)",
             )
         code = LOCATION_CODES["other"]
-    if code not in _GENERIC:
+    if code not in GENERIC_LOCATIONS:
         return LOCATIONS[code], None
     axis = stats["principal_axis_lps"]
     width_mm = max(stats["thickness_mm"], stats["mean_diameter_mm"])

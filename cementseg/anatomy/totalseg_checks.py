@@ -172,7 +172,7 @@ def record_anatomy_sources(components: list, volume, anatomy: AnatomyMap, settin
     is said to be in (external labels only), gets ``evidence["level_doubt"]`` and its
     confidence multiplied by `totalseg_doubt_confidence_factor`. Returns warnings for the findings.
     """
-    from ..locate import STRUCTURE_LOCATION
+    from ..spine_context import STRUCTURE_LOCATION
 
     level_source = anatomy.source.get("vertebral_levels", "builtin")
     id_of_level = {name: vid for vid, name in anatomy.vertebra_levels.items() if name}
