@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 from pathlib import Path
 
 import click
 
-from cementseg.errors import CementsegError
-
-from .common import EXIT_FINDINGS, EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, one_line_errors
+from .common import EXIT_FINDINGS, EXIT_INPUT_ERROR, one_line_errors
 from .scan import FAIL_ON
-
-
-def internal_errors(command):
-    """A bug (not a bad input) in the driver: one line and exit 4; the traceback goes to the debug log."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except CementsegError:
-            raise
-        except Exception as error:
-            logging.getLogger("cementseg").debug("internal error", exc_info=True)
-            click.echo(f"cementseg: internal error: {type(error).__name__}: {error}", err=True)
-            sys.exit(EXIT_INTERNAL_ERROR)
-
-    return wrapper
 
 
 @click.command("batch")
@@ -48,7 +28,6 @@ def internal_errors(command):
               help="Exit 1 when any series has a leak at or above this severity ('never': never).")
 @click.option("--quiet", is_flag=True, help="For cron: no progress; the closing line only when the exit code is not 0.")
 @one_line_errors
-@internal_errors
 def batch_command(root, out_dir, workers, scheduler, resume, html_report, dicom_seg, dicom_sr, fail_on,
                   quiet) -> None:
     """Scan every CT series under ROOT in parallel and write per-series results and a summary.
@@ -70,6 +49,11 @@ def batch_command(root, out_dir, workers, scheduler, resume, html_report, dicom_
         click.echo(f"cementseg batch: {result.count('ok')} scanned, {unscanned} failed, {result.count('not_scanned')} "
                    f"not CT ({result.resumed} done by an earlier run); {len(flagged)} with a leak at or above "
                    f"{fail_on}; summary in {result.summary_files['csv']}", err=quiet)
+    exit_for(flagged, unscanned)
+
+
+def exit_for(flagged: list, unscanned: int) -> None:
+    """Exit 1 when a series has a leak at or above --fail-on, else 3 when a series failed."""
     if flagged:
         sys.exit(EXIT_FINDINGS)
     if unscanned:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from .batch import _progress, internal_errors
-from .common import EXIT_FINDINGS, EXIT_INPUT_ERROR, one_line_errors
+from .batch import _progress, exit_for
+from .common import one_line_errors
 from .scan import FAIL_ON
 
 
@@ -33,7 +32,6 @@ from .scan import FAIL_ON
               help="Exit 1 when any series has a leak at or above this severity.")
 @click.option("--quiet", is_flag=True, help="No progress output (for cron).")
 @one_line_errors
-@internal_errors
 def pacs_command(url, config_path, ca_bundle, allow_plain_http, since, until, study_uid, description, body_part,
                  out_dir, store_results, html_report, resume, fail_on, quiet) -> None:
     """Find CT series on a PACS (QIDO-RS), fetch (WADO-RS), scan, and optionally store SEG + SR (STOW-RS).
@@ -57,7 +55,4 @@ def pacs_command(url, config_path, ca_bundle, allow_plain_http, since, until, st
         click.echo(f"cementseg pacs: {result.found} CT series found, {batch.count('ok')} scanned, {unscanned} failed "
                    f"({result.resumed} done by an earlier run); {stored} object(s) stored back; {len(flagged)} with a "
                    f"leak at or above {fail_on}; summary in {result.summary_files['csv']}", err=quiet)
-    if flagged:
-        sys.exit(EXIT_FINDINGS)
-    if unscanned:
-        sys.exit(EXIT_INPUT_ERROR)
+    exit_for(flagged, unscanned)
