@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 #: piece code of the intended fill of vertebral body k is FILL_CODE + k (leak codes are 2-12)
 FILL_CODE = 100
 
+#: the size, density and position fields a Component takes from its statistics (or candidate)
+SIZE_FIELDS = ("volume_ml", "voxel_count", "centroid_lps_mm", "bbox_lps_mm", "hu_max", "hu_mean", "length_mm")
 #: venous trunks the paravertebral veins drain into
 _VENOUS_TRUNKS = {LOCATION_CODES["inferior_vena_cava"], LOCATION_CODES["azygos_system"]}
 #: reached through the heart: no nearest-body tracing
@@ -386,13 +388,7 @@ def _fill_component(candidate, volume, spine, flat, body_id) -> Component:
         location="vertebral_body",
         is_leak=False,
         severity="none",
-        volume_ml=stats["volume_ml"],
-        voxel_count=stats["voxel_count"],
-        centroid_lps_mm=stats["centroid_lps_mm"],
-        bbox_lps_mm=stats["bbox_lps_mm"],
-        hu_max=stats["hu_max"],
-        hu_mean=stats["hu_mean"],
-        length_mm=stats["length_mm"],
+        **{name: stats[name] for name in SIZE_FIELDS},
         vertebral_level=level,
         source_vertebra=level,
         distance_to_vertebral_body_mm=0.0,
@@ -439,13 +435,7 @@ def _leak_component(
         location=location,
         is_leak=True,
         severity=settings.severity[location],
-        volume_ml=stats["volume_ml"],
-        voxel_count=stats["voxel_count"],
-        centroid_lps_mm=stats["centroid_lps_mm"],
-        bbox_lps_mm=stats["bbox_lps_mm"],
-        hu_max=stats["hu_max"],
-        hu_mean=stats["hu_mean"],
-        length_mm=stats["length_mm"],
+        **{name: stats[name] for name in SIZE_FIELDS},
         vertebral_level=spine.level(nearest_id),
         source_vertebra=source_level,
         distance_to_vertebral_body_mm=distance if spine.has_bodies else float("nan"),
@@ -588,13 +578,7 @@ def _non_cement_component(candidate: Candidate, volume: CTVolume, spine: SpineCo
         location=None,
         is_leak=False,
         severity="none",
-        volume_ml=candidate.volume_ml,
-        voxel_count=candidate.voxel_count,
-        centroid_lps_mm=candidate.centroid_lps_mm,
-        bbox_lps_mm=candidate.bbox_lps_mm,
-        hu_max=candidate.hu_max,
-        hu_mean=candidate.hu_mean,
-        length_mm=candidate.length_mm,
+        **{name: getattr(candidate, name) for name in SIZE_FIELDS},
         vertebral_level=spine.level(body),
         source_vertebra=None,
         distance_to_vertebral_body_mm=float(distance[0]) if spine.has_bodies else float("nan"),
