@@ -476,7 +476,13 @@ def _refine_location(
             return "right_heart", "cement surrounded by the heart, not connected to the spine (embolus)"
     if code == LOCATION_CODES["needle_tract"] and not connected:
         # A needle tract starts in the fill, or at least runs thin from front to back along the
-        # pedicle; a lump in the posterior elements behind the body is in a neural foramen.
+        # pedicle, at pedicle height; cement lateral to the canal behind the body at disc level,
+        # or a lump there, is in a neural foramen.
+        centroid = np.array([stats["centroid_lps_mm"]])
+        _, foramen = spine.behind_body(centroid)
+        at_pedicle = spine.at_pedicle_height(centroid)[0]
+        if foramen[0] and not at_pedicle:
+            return "neural_foramen", "cement lateral to the canal behind the body at disc level (neural foramen)"
         along_pedicle = (
             abs(stats["principal_axis_lps"][1]) >= 0.6
             and stats["length_mm"] >= 10.0
@@ -484,7 +490,6 @@ def _refine_location(
         )
         if along_pedicle:
             return "needle_tract", "cement along the pedicle axis in the posterior elements (needle tract)"
-        _, foramen = spine.behind_body(np.array([stats["centroid_lps_mm"]]))
         if foramen[0]:
             return (
                 "neural_foramen",

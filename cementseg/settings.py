@@ -172,6 +172,9 @@ class Settings:
     #: up to this deep behind the body (mm)
     foramen_lateral_mm: float = 25.0
     foramen_depth_mm: float = 15.0
+    #: the pedicles (and a transpedicular needle) sit within this fraction of a body's half-height
+    #: of its mid-height; a foramen opens beyond it, at the level of the disc and endplates
+    pedicle_height_fraction: float = 0.6
     #: cement straight above or below a body, within its outline and this close (mm), is in the disc
     disc_max_mm: float = 12.0
     #: cement not connected to the spine with at least this share of lung (heart) `lung_probe_mm`

@@ -117,6 +117,12 @@ class SpineContext:
         self.body_half_depth_mm = {
             int(i): float(np.ptp(self.surface_lps[self.surface_ids == i, 1])) / 2.0 for i in ids
         }
+        self.body_z_range_mm = {
+            int(i): (float(self.surface_lps[self.surface_ids == i, 2].min()),
+                     float(self.surface_lps[self.surface_ids == i, 2].max()))
+            for i in ids
+        }
+        self.pedicle_height_fraction = settings.pedicle_height_fraction
 
     def _axial_opening(self, bodies: np.ndarray, radius_mm: float) -> np.ndarray:
         """Per axial slice, remove what a disk of ``radius_mm`` cannot reach inside the bodies.
@@ -239,6 +245,21 @@ class SpineContext:
                 & (behind <= self.foramen_depth_mm)
             )
         return canal, foramen
+
+    def at_pedicle_height(self, lps: np.ndarray) -> np.ndarray:
+        """True where an LPS point lies at the height of its nearest body's pedicles.
+
+        The pedicles leave the body around its mid-height (within `pedicle_height_fraction` of
+        its half-height); the neural foramen lies between two pedicles, at the disc level.
+        """
+        _, ids = self.nearest_body(lps)
+        out = np.zeros(len(lps), bool)
+        for body in np.unique(ids):
+            rows = ids == body
+            low, high = self.body_z_range_mm[int(body)]
+            half = max((high - low) / 2.0, 1e-6)
+            out[rows] = np.abs(lps[rows, 2] - (low + high) / 2.0) <= self.pedicle_height_fraction * half
+        return out
 
     def shares_around(self, lps: np.ndarray) -> dict[str, float]:
         """Share of each structure at points `lung_probe_mm` around some LPS points.

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cementseg.phantom import SCENARIOS, generate
-from cementseg.phantom.writers import write_case
+from cementseg.phantom.scenarios import SCENARIOS
 
 from .common import one_line_errors
 
@@ -38,6 +37,9 @@ def _triple(ctx, param, value):
 def phantom_command(scenario: str, outdir: str, seed: int, spacing, shape, fmt: str, compression: str) -> None:
     """Write SCENARIO's CT (DICOM series in OUTDIR/ct or OUTDIR/ct.nii.gz), truth.nii.gz,
     instances.nii.gz, anatomy labels (segmentations/) and manifest.json to OUTDIR."""
+    from cementseg.phantom import generate
+    from cementseg.phantom.writers import write_case
+
     case = generate(scenario, seed, spacing_mm=spacing or (1.5, 1.0, 1.0), shape=None if shape is None else tuple(int(n) for n in shape))
     written = write_case(case, outdir, fmt, compression=None if compression == "none" else compression)
     manifest = case.manifest

@@ -25,6 +25,8 @@ PHANTOM_CASES = [
     ("ctpa_no_cement", 3.0, 0),
     ("intradural", 3.0, 0),
     ("minor_leaks", 1.5, 0),
+    ("minor_leaks", 3.0, 0),  # the foramen lump at disc level, not a needle tract
+    ("intradural", 0.8, 0),  # the canal tracked past a 35 mm cast; the fill not cut in two
     ("ivc_linear_leak", 1.5, 0),
     ("pulmonary_emboli_only", 1.5, 1),
     ("intradiscal", 3.0, 0),

@@ -12,6 +12,7 @@ from cementseg.anatomy.anatomy_map import STRUCTURES
 from cementseg.anatomy.external import from_labels
 from cementseg.anatomy.grid import WorkingGrid, labels_to_grid
 from cementseg.phantom import generate
+from cementseg.settings import Settings
 from cementseg.vocabulary import LOCATION_CODES
 
 # Bodies on 2-3 mm working grids: measured per-body Dice 0.71-0.96 for bodies wholly in view
@@ -218,3 +219,22 @@ def test_epidural_cement_is_canal_not_body(seed):
     codes = anatomy.structure_at(case.volume.index_to_lps(sheet))
     assert not np.any(codes == STRUCTURES["vertebral_body"])
     assert np.mean(codes == STRUCTURES["spinal_canal"]) >= 0.8
+
+
+def test_canal_is_tracked_through_a_cast_longer_than_the_gap_allowance():
+    """intradural (seed 0): a 35 mm cast fills the thecal sac at L1-L2 and hides the canal's
+    hole. Slices whose expected canal holds cement do not count as gap, so the track goes on
+    above the cast and the bodies there are found (before: on 0.8 mm voxels the track ended at
+    the cast, L1 and above were missing and the L2 fill was cut in two). The gap allowance is
+    set below the cast's length here to make the 1.5 mm case as hard."""
+    case = generate("intradural", seed=0, spacing_mm=(1.5, 1.5, 1.5))
+    anatomy = build(case.volume, Settings(anatomy_canal_max_gap_mm=10.0))
+    cast = np.argwhere(case.truth == LOCATION_CODES["spinal_canal"])
+    assert len(cast) > 0
+    top_of_cast = case.volume.index_to_lps(cast)[:, 2].max()
+    bodies_above = [
+        vid for vid in np.unique(anatomy.vertebrae[anatomy.vertebrae > 0])
+        if anatomy.voxel_centres_lps(np.argwhere(anatomy.vertebrae == vid))[:, 2].min() > top_of_cast
+    ]
+    assert len(bodies_above) >= 2  # L1 and T12 lie above the cast in the field of view
+    _levels_follow_the_phantom(case, anatomy)

@@ -130,18 +130,20 @@ def track_canal(
     found = np.zeros(nz, dtype=bool)
     mask = np.zeros(grid.shape, dtype=bool)
     max_gap = max(1, int(round(max_gap_mm / grid.spacing_mm[0])))
+    cement = grid.hu > CEMENT_HU
     for step in (1, -1):
         z, last, gap = seed_z, seed_centre, 0
+        last_radius = np.sqrt(per_slice[seed_z][1][0][2] / np.pi) if per_slice[seed_z][1] else 5.0
         while 0 <= z < nz and gap <= max_gap:
             labels, candidates = per_slice[z]
             best = _nearest(candidates, last, (sy, sx))
-            if best is None:
-                gap += 1
-            else:
+            if best is not None:
                 label, c, area = best
                 centre[z], radius[z], found[z] = c, np.sqrt(area / np.pi), True
                 mask[z] = labels == label
-                last, gap = c, 0
+                last, last_radius, gap = c, radius[z], 0
+            elif not _cement_in_disk(cement[z], last, last_radius, (sy, sx)):
+                gap += 1  # a slice filled by canal cement hides the ring but does not end the canal
             z += step
     _interpolate_gaps(centre, radius, found)
     _draw_interpolated(mask, centre, radius, found, bone, (sy, sx))
@@ -179,6 +181,15 @@ def _seed(per_slice, spacing_yx) -> tuple[int, np.ndarray] | None:
                 best, best_length = (z, centre), length
         previous = current
     return best
+
+
+def _cement_in_disk(cement_slice: np.ndarray, centre, radius_mm: float, spacing_yx) -> bool:
+    """Whether cement lies within ``radius_mm`` of ``centre`` on this slice (a cast in the canal)."""
+    sy, sx = spacing_yx
+    ny, nx = cement_slice.shape
+    yy, xx = np.ogrid[:ny, :nx]
+    disk = ((yy - centre[0]) * sy) ** 2 + ((xx - centre[1]) * sx) ** 2 <= radius_mm**2
+    return bool((cement_slice & disk).any())
 
 
 def _nearest(candidates, last, spacing_yx):

@@ -6,8 +6,17 @@ labels and a JSON-ready manifest; ``insert(volume, labels, plan)`` puts the same
 into a real CT guided by its TotalSegmentator labels. See docs/phantom.md.
 """
 
-from .case import PhantomCase, generate
-from .insert import insert
-from .scenarios import SCENARIOS
+_LAZY = {"PhantomCase": "case", "generate": "case", "insert": "insert", "SCENARIOS": "scenarios"}
+
+
+def __getattr__(name: str):
+    # The renderer pulls in scipy.fft/signal/stats: import it when first used, so that the CLI
+    # (which lists the scenario names) and `cementseg scan` start quickly.
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'cementseg.phantom' has no attribute {name!r}")
+
 
 __all__ = ["SCENARIOS", "PhantomCase", "generate", "insert"]
