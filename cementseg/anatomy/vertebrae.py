@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy.signal import find_peaks
 from skimage.morphology import convex_hull_image
 
 from .body import fill_holes_per_slice
 from .canal import CanalTrack
 from .grid import WorkingGrid
+from .peaks import find_peaks
 
 BODY_HALF_WIDTH_MM = 35.0  # no lumbar body is wider than 70 mm; alae and iliac bone lie beyond
 BODY_DEPTH_MM = 55.0  # from the canal's anterior wall to the front of the largest body
