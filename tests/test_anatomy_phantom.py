@@ -238,3 +238,18 @@ def test_canal_is_tracked_through_a_cast_longer_than_the_gap_allowance():
     ]
     assert len(bodies_above) >= 2  # L1 and T12 lie above the cast in the field of view
     _levels_follow_the_phantom(case, anatomy)
+
+
+@pytest.mark.parametrize(("scenario", "spacing_mm"), [("ctpa_no_cement", 3.0), ("paravertebral_to_lungs", 1.5)])
+def test_heart_is_the_heart_not_the_diaphragm_domes(scenario, spacing_mm):
+    """The built-in heart lies between the lungs: not the liver or spleen domes that rise into
+    the lung bases, nor the great vessels above it (before: 62 % of it was heart, its right
+    edge reached the liver 114 mm right of the midline)."""
+    case = generate(scenario, seed=0, spacing_mm=(spacing_mm,) * 3)
+    anatomy = build(case.volume)
+    heart = _to_grid(case.volume, case.anatomy["heart"], anatomy)
+    liver = _to_grid(case.volume, case.anatomy["liver"], anatomy)
+    mine = anatomy.mask("heart") | anatomy.mask("right_heart")
+    assert (mine & heart).sum() >= 0.8 * mine.sum()  # what is called heart is heart
+    assert (mine & heart).sum() >= 0.5 * heart.sum()  # and most of the heart is found
+    assert (mine & liver).sum() <= 0.05 * mine.sum()

@@ -386,7 +386,8 @@ def _vessels(
     thoracic = lungs.any(axis=(1, 2))
     azygos = azygos_prior(grid, tissue & ~aorta, slices, thoracic)
     spine_front = _anterior_of_spine(grid, slices)
-    heart = heart_mask(grid, lungs, body, spine_front & ~aorta)
+    spine_x = float(np.median([centre[1] for centre, *_ in slices.values()])) if slices else None
+    heart = heart_mask(grid, lungs, body, spine_front & ~aorta, spine_x)
     right = right_heart(heart, grid)
     ivc = ivc_course(grid, tissue & ~aorta, slices, ivc_track, right, thoracic)
     return {

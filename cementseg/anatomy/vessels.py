@@ -23,6 +23,7 @@ import cc3d
 import numpy as np
 from scipy import ndimage
 
+from .body import fill_holes_per_slice
 from .grid import WorkingGrid
 
 BLOOD_HU = (-20.0, 600.0)
@@ -33,6 +34,7 @@ DENSE_LUMEN_HU = 250.0  # a cement cast or refluxed contrast in a vein is this d
 CAST_MARGIN_MM = 8.0  # ... and counts as that vein up to this far outside its drawn (prior) disk
 IVC_PRIOR_RADIUS_MM = 10.0  # the IVC drawn at its usual place when no tracked centre is near it
 IVC_ABOVE_LUNG_BASE_MM = 30.0  # without a heart in view, the IVC is drawn this far above the lung bases
+HEART_MIN_AREA_FRACTION = 0.35  # the mediastinum above and below the heart is narrower than this
 
 
 @dataclass(frozen=True)
@@ -164,25 +166,48 @@ def heart_mask(
     lungs: np.ndarray,
     body: np.ndarray,
     spine_front: np.ndarray,
+    spine_x: float | None = None,
     min_heart_ml: float = 150.0,
 ) -> np.ndarray:
-    """The heart: largest mediastinal soft-tissue mass between the lungs, anterior of ``spine_front``."""
-    from skimage.morphology import convex_hull_image
+    """The heart: the largest soft-tissue mass between the right and the left lung, anterior of
+    ``spine_front``, over the slices where its cross-section is heart-sized.
 
-    mediastinum = np.zeros(grid.shape, dtype=bool)
-    for z in np.nonzero(lungs.any(axis=(1, 2)))[0]:
-        labels, n = ndimage.label(lungs[z])
-        if n < 2:
-            continue
-        hull = convex_hull_image(lungs[z])
-        mediastinum[z] = hull & ~lungs[z] & body[z]
-    tissue = mediastinum & (grid.hu > -50) & spine_front
+    Between the lungs means lung on both sides in the same row; tissue in front of the heart so
+    found, inside the lungs' convex hull, is added (the right ventricle behind the sternum).
+    Tissue enclosed by the lung of one side (``spine_x`` splits the sides) is a diaphragm dome (liver, spleen) rising into the
+    lung base, not the heart; above and below the heart the mediastinum narrows (great vessels,
+    oesophagus) to under HEART_MIN_AREA_FRACTION of the heart's largest cross-section. A heart
+    cut by the field of view needs only a third of ``min_heart_ml``.
+    """
+    lung_on_right = np.cumsum(lungs, axis=2, dtype=np.int32) > 0  # lung at lower x: patient right
+    lung_on_left = np.cumsum(lungs[..., ::-1], axis=2, dtype=np.int32)[..., ::-1] > 0
+    right_side = np.arange(lungs.shape[2]) < (lungs.shape[2] / 2 if spine_x is None else spine_x)
+    in_one_lung = fill_holes_per_slice(lungs & right_side) | fill_holes_per_slice(lungs & ~right_side)
+    soft = ~lungs & ~in_one_lung & body & (grid.hu > -50) & spine_front
+    tissue = lung_on_right & lung_on_left & soft
     if not tissue.any():
         return tissue
     heart = cc3d.largest_k(tissue, k=1, connectivity=6) > 0
-    if heart.sum() * grid.voxel_ml < min_heart_ml:
+    area = heart.sum(axis=(1, 2))
+    peak = int(np.argmax(area))
+    narrow = np.nonzero(area < HEART_MIN_AREA_FRACTION * area[peak])[0]
+    heart[: narrow[narrow < peak].max() + 1 if (narrow < peak).any() else 0] = False
+    heart[narrow[narrow > peak].min() if (narrow > peak).any() else len(area) :] = False
+    _add_front(heart, lungs, soft)
+    cut_by_view = heart[0].any() or heart[-1].any()
+    if heart.sum() * grid.voxel_ml < (min_heart_ml / 3 if cut_by_view else min_heart_ml):
         return np.zeros_like(heart)
     return heart
+
+
+def _add_front(heart: np.ndarray, lungs: np.ndarray, soft: np.ndarray) -> None:
+    """Add the tissue in front of the heart inside the lungs' convex hull, where no lung lies on
+    both sides (the right ventricle behind the sternum, between the lungs' anterior tips)."""
+    from skimage.morphology import convex_hull_image
+
+    behind_is_heart = np.cumsum(heart[:, ::-1], axis=1, dtype=np.int32)[:, ::-1] > 0
+    for z in np.nonzero(heart.any(axis=(1, 2)))[0]:
+        heart[z] |= convex_hull_image(lungs[z]) & behind_is_heart[z] & soft[z]
 
 
 def right_heart(heart: np.ndarray, grid: WorkingGrid) -> np.ndarray:
