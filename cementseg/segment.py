@@ -36,18 +36,19 @@ Why the thresholds depend on the voxel size (partial volume)
 
 Components smaller than ``min_candidate_mm3`` (mm3, not voxels) are dropped.
 
-Memory: one boolean mask of the scan is kept (two on coarse grids); thresholds are
-applied slab by slab; cc3d labels 64 slices at a time and components are joined across
-slabs with a sparse graph, so no full-size label volume ever exists. Beyond the int16
-scan (2 bytes/voxel) the peak is the mask (1 byte/voxel) plus the flat indices of the
-masked voxels.
+Speed and memory: no full-size mask or label volume ever exists. The scan is cut into
+blocks; one pass records each block's highest HU, and the hysteresis mask is computed only
+in blocks that hold a grow voxel and lie next to a block holding a seed, each from its own
+crop plus a margin of the reach. The mask is kept as sorted flat indices; cc3d labels it
+64 slices at a time, each slab cropped to its voxels, and the slabs are joined with a
+sparse graph. Beyond the int16 scan the memory is a few block-sized crops plus the flat
+indices of the masked voxels.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -63,7 +64,7 @@ from .volume import CTVolume
 
 log = logging.getLogger(__name__)
 
-_SLAB = 32  # slices per slab when thresholding, to bound temporaries
+_BLOCK = (32, 64, 64)  # voxels (z, y, x) per block of the hysteresis mask (at least the reach)
 _LABEL_SLAB = 64  # slices per slab when labelling components
 
 
@@ -123,8 +124,12 @@ def find_candidates(volume: CTVolume, settings: Settings) -> list[Candidate]:
         int(math.floor(r / s + 1e-6)) for r, s in zip(levels.grow_reach_mm, volume.spacing_mm, strict=True)
     )
     min_voxels = max(1, math.ceil(settings.min_candidate_mm3 / volume.voxel_volume_mm3 - 1e-9))
-    dense = _hysteresis_mask(volume.hu, levels.dense_seed_hu, levels.dense_grow_hu, reach_voxels, None)
-    cores = (("metal", _metal_core_hu(volume.hu, settings)), ("cement_dense", settings.cement_min_hu))
+    block = tuple(max(b, r) for b, r in zip(_BLOCK, reach_voxels, strict=True))
+    block_max = _block_max_hu(volume.hu, block)
+    dense = _hysteresis_voxels(
+        volume.hu, block_max, block, levels.dense_seed_hu, levels.dense_grow_hu, reach_voxels
+    )
+    cores = (("metal", _metal_core_hu(block_max, settings)), ("cement_dense", settings.cement_min_hu))
     split_min = max(min_voxels, math.ceil(settings.split_min_mm3 / volume.voxel_volume_mm3))
     pieces = [
         piece
@@ -134,12 +139,18 @@ def find_candidates(volume: CTVolume, settings: Settings) -> list[Candidate]:
         )
     ]
     if levels.faint_seed_hu is not None:
-        faint = _hysteresis_mask(volume.hu, levels.faint_seed_hu, levels.faint_grow_hu, reach_voxels, dense)
+        faint = _hysteresis_voxels(
+            volume.hu,
+            block_max,
+            block,
+            levels.faint_seed_hu,
+            levels.faint_grow_hu,
+            reach_voxels,
+            exclude=dense,
+        )
         pieces += [
             (flat, "faint") for flat in _components(faint, volume.hu, levels.faint_seed_hu, min_voxels)
         ]
-        del faint
-    del dense
     candidates = []
     for flat, core in pieces:
         candidate = candidate_from_voxels(len(candidates) + 1, flat, volume)
@@ -151,85 +162,165 @@ def find_candidates(volume: CTVolume, settings: Settings) -> list[Candidate]:
     return candidates
 
 
-def _threshold(hu: np.ndarray, level: float, out: np.ndarray) -> None:
-    """``out &= hu >= level`` slab by slab (no full-size temporary)."""
-    for z in range(0, hu.shape[0], _SLAB):
-        out[z : z + _SLAB] &= hu[z : z + _SLAB] >= level
+def _block_max_hu(hu: np.ndarray, block) -> np.ndarray:
+    """Highest HU of each block of ``block`` voxels (z, y, x) of ``hu``; edge blocks may be smaller."""
+    counts = tuple(-(-n // b) for n, b in zip(hu.shape, block, strict=True))
+    out = np.empty(counts, dtype=hu.dtype)  # empty when the scan is
+    y_starts, x_starts = np.arange(0, hu.shape[1], block[1]), np.arange(0, hu.shape[2], block[2])
+    for i in range(counts[0]):
+        plane = hu[i * block[0] : (i + 1) * block[0]].max(axis=0)
+        out[i] = np.maximum.reduceat(np.maximum.reduceat(plane, y_starts, axis=0), x_starts, axis=1)
+    return out
 
 
-def _hysteresis_mask(hu, seed_hu, grow_hu, reach_voxels, exclude) -> np.ndarray:
-    """Voxels >= grow_hu within a box of ``reach_voxels`` of a voxel >= seed_hu, outside ``exclude``."""
-    mask = np.ones(hu.shape, dtype=bool)
-    if exclude is not None:
-        np.logical_not(exclude, out=mask)
-    _threshold(hu, seed_hu, mask)
-    dilate_box_in_place(mask, reach_voxels)  # in place: no second full-size mask
-    _threshold(hu, grow_hu, mask)
-    if exclude is not None:
-        for z in range(0, hu.shape[0], _SLAB):  # slab by slab: no full-size temporary
-            mask[z : z + _SLAB] &= ~exclude[z : z + _SLAB]
+def _level(level: float, dtype) -> float | int:
+    """``level`` for comparisons with ``dtype`` values: integer HU >= level iff >= its ceiling."""
+    if not np.issubdtype(dtype, np.integer):
+        return level
+    info = np.iinfo(dtype)
+    return int(min(max(math.ceil(level), info.min), info.max))
+
+
+def _hysteresis_voxels(hu, block_max, block, seed_hu, grow_hu, reach_voxels, exclude=None) -> np.ndarray:
+    """Sorted flat indices of the voxels >= grow_hu within a box of ``reach_voxels`` of a voxel
+    >= seed_hu, seeds and voxels both outside ``exclude`` (sorted flat indices).
+
+    Only blocks (``block_max``: each block's highest HU) holding a grow voxel within one block
+    of a block holding a seed can hold any; each is computed from its own crop plus a margin of
+    the reach (blocks are at least the reach), and within it only near its seeds.
+    """
+    seed_level, grow_level = _level(seed_hu, hu.dtype), _level(grow_hu, hu.dtype)
+    near_seed = ndi.maximum_filter(block_max >= seed_level, size=3, mode="constant")
+    active = near_seed & (block_max >= grow_level)
+    shape, reach = np.asarray(hu.shape), np.asarray(reach_voxels)
+    pieces = []
+    for z_block in np.flatnonzero(active.any(axis=(1, 2))):
+        z_lo = max(z_block * block[0] - reach[0], 0)
+        z_hi = min((z_block + 1) * block[0] + reach[0], hu.shape[0])
+        excluded = None if exclude is None else _slab_mask(exclude, z_lo, z_hi, hu.shape)
+        for y_block, x_block in np.argwhere(active[z_block]):
+            lo = np.array([z_block, y_block, x_block]) * block
+            hi = np.minimum(lo + block, shape)
+            piece = _hysteresis_in_box(hu, lo, hi, z_lo, excluded, seed_level, grow_level, reach)
+            if piece.size:
+                pieces.append(piece)
+    return np.sort(np.concatenate(pieces)) if pieces else np.zeros(0, dtype=np.int64)
+
+
+def _slab_mask(flat: np.ndarray, z_lo: int, z_hi: int, shape) -> np.ndarray:
+    """Boolean mask of slices ``z_lo:z_hi`` set at the sorted flat indices ``flat``."""
+    plane = shape[1] * shape[2]
+    first, last = np.searchsorted(flat, [z_lo * plane, z_hi * plane])
+    mask = np.zeros((z_hi - z_lo, shape[1], shape[2]), dtype=bool)
+    mask.reshape(-1)[flat[first:last] - z_lo * plane] = True
     return mask
 
 
-def _components(mask, hu, seed_hu, min_voxels) -> list[np.ndarray]:
-    """Flat indices (into the full array) of each 26-connected component that holds a seed.
+def _hysteresis_in_box(hu, lo, hi, z_lo, excluded, seed_level, grow_level, reach) -> np.ndarray:
+    """Flat indices of the hysteresis voxels inside the box ``lo:hi`` (see `_hysteresis_voxels`).
 
-    cc3d labels one slab of slices at a time (its label volume stays slab-sized); labels
-    that touch across a slab boundary are joined with a sparse graph.
+    ``excluded``: None or the excluded voxels of the slices from ``z_lo`` on, full planes.
     """
-    nz, ny, nx = mask.shape
-    flats, provisional, links = [], [], []
-    count, previous_plane = 0, None
-    for z0 in range(0, nz, _LABEL_SLAB):
-        labels, n = cc3d.connected_components(mask[z0 : z0 + _LABEL_SLAB], connectivity=26, return_N=True)
-        if n == 0:
-            previous_plane = None
-            continue
-        local = np.flatnonzero(labels)
-        flats.append(local + z0 * ny * nx)
-        provisional.append(labels.reshape(-1)[local].astype(np.int64) + (count - 1))
-        first_plane = labels[0].astype(np.int64) + (count - 1)
-        first_plane[labels[0] == 0] = -1
-        if previous_plane is not None:
-            links.append(_plane_links(previous_plane, first_plane))
-        previous_plane = labels[-1].astype(np.int64) + (count - 1)
-        previous_plane[labels[-1] == 0] = -1
-        count += n
-    if count == 0:
+    outer_lo, outer_hi = np.maximum(lo - reach, 0), np.minimum(hi + reach, hu.shape)
+    seeds = hu[_box(outer_lo, outer_hi)] >= seed_level
+    if excluded is not None:
+        seeds &= ~excluded[_box(outer_lo - (z_lo, 0, 0), outer_hi - (z_lo, 0, 0))]
+    profiles = [seeds.any(axis=other) for other in ((1, 2), (0, 2), (0, 1))]
+    if not profiles[0].any():
+        return np.zeros(0, dtype=np.int64)
+    # only voxels within the reach of the seeds' bounding box can be reached
+    seed_lo = outer_lo + [int(np.argmax(p)) for p in profiles]
+    seed_hi = outer_lo + [p.size - int(np.argmax(p[::-1])) for p in profiles]
+    lo, hi = np.maximum(lo, seed_lo - reach), np.minimum(hi, seed_hi + reach)
+    if np.any(lo >= hi):
+        return np.zeros(0, dtype=np.int64)
+    around_lo, around_hi = np.maximum(lo - reach, outer_lo), np.minimum(hi + reach, outer_hi)
+    near = ndi.maximum_filter(
+        seeds[_box(around_lo - outer_lo, around_hi - outer_lo)], size=tuple(2 * reach + 1), mode="constant"
+    )
+    keep = near[_box(lo - around_lo, hi - around_lo)] & (hu[_box(lo, hi)] >= grow_level)
+    if excluded is not None:
+        keep &= ~excluded[_box(lo - (z_lo, 0, 0), hi - (z_lo, 0, 0))]
+    local = np.nonzero(keep)
+    return np.ravel_multi_index(
+        tuple(axis + offset for axis, offset in zip(local, lo, strict=True)), hu.shape
+    )
+
+
+def _box(lo, hi) -> tuple[slice, slice, slice]:
+    """Index of the box from ``lo`` to ``hi`` (end exclusive, z, y, x)."""
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+
+
+def _components(flat, hu, seed_hu, min_voxels) -> list[np.ndarray]:
+    """Flat indices of each 26-connected component of the voxels ``flat`` (sorted) that holds a seed.
+
+    In raster order of their first voxels. cc3d labels one slab of slices at a time, cropped
+    to the slab's voxels; labels 26-adjacent across slab boundaries are joined with a sparse graph.
+    """
+    if flat.size == 0:
         return []
-    flat = np.concatenate(flats)
-    pairs = np.concatenate(links, axis=1) if links else np.zeros((2, 0), dtype=np.int64)
+    plane = hu.shape[1] * hu.shape[2]
+    slab_starts = np.searchsorted(flat, np.arange(0, hu.shape[0] + _LABEL_SLAB, _LABEL_SLAB) * plane)
+    provisional = np.empty(flat.size, dtype=np.int64)
+    count = 0
+    for first, last in zip(slab_starts[:-1], slab_starts[1:], strict=True):
+        if first == last:
+            continue
+        zyx = np.unravel_index(flat[first:last], hu.shape)
+        lo = [int(axis.min()) for axis in zyx]
+        crop = np.zeros(
+            [int(axis.max()) + 1 - start for axis, start in zip(zyx, lo, strict=True)], dtype=bool
+        )
+        local = tuple(axis - start for axis, start in zip(zyx, lo, strict=True))
+        crop[local] = True
+        labels, n = cc3d.connected_components(crop, connectivity=26, return_N=True)
+        provisional[first:last] = labels[local].astype(np.int64) + (count - 1)
+        count += n
+    pairs = _slab_links(flat, provisional, hu.shape)
     graph = coo_matrix((np.ones(pairs.shape[1], dtype=np.int8), (pairs[0], pairs[1])), shape=(count, count))
     _, component_of = connected_components(graph, directed=False)
-    component = component_of[np.concatenate(provisional)]
+    component = component_of[provisional]
     order = np.argsort(component, kind="stable")
     flat, component = flat[order], component[order]
     starts = np.flatnonzero(np.r_[True, component[1:] != component[:-1]])
     peak_hu = np.maximum.reduceat(hu.reshape(-1)[flat], starts)
     sizes = np.diff(np.r_[starts, flat.size])
-    return [
+    kept = [
         flat[start : start + size]
         for start, size, peak in zip(starts, sizes, peak_hu, strict=True)
         if size >= min_voxels and peak >= seed_hu
     ]
+    return sorted(kept, key=lambda voxels: int(voxels[0]))
 
 
-def _plane_links(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """(2, n) pairs of labels 26-adjacent across two consecutive planes (-1 = background)."""
-    ny, nx = upper.shape
-    pairs = []
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            a = upper[max(dy, 0) : ny + min(dy, 0), max(dx, 0) : nx + min(dx, 0)]
-            b = lower[max(-dy, 0) : ny + min(-dy, 0), max(-dx, 0) : nx + min(-dx, 0)]
-            both = (a >= 0) & (b >= 0)
-            pairs.append(np.stack([a[both], b[both]]))
+def _slab_links(flat, provisional, shape) -> np.ndarray:
+    """(2, n) provisional labels 26-adjacent across the slab boundaries (a slab's last plane, the next one's first)."""
+    ny, nx = shape[1], shape[2]
+    plane = ny * nx
+    pairs = [np.zeros((2, 0), dtype=np.int64)]
+    for z in range(_LABEL_SLAB, shape[0], _LABEL_SLAB):
+        upper_first, boundary, lower_last = np.searchsorted(
+            flat, [(z - 1) * plane, z * plane, (z + 1) * plane]
+        )
+        if upper_first == boundary or boundary == lower_last:
+            continue
+        upper = np.full((ny + 2, nx + 2), -1, dtype=np.int64)  # a one-voxel border: no bounds checks
+        y, x = np.divmod(flat[upper_first:boundary] - (z - 1) * plane, nx)
+        upper[y + 1, x + 1] = provisional[upper_first:boundary]
+        y, x = np.divmod(flat[boundary:lower_last] - z * plane, nx)
+        lower = provisional[boundary:lower_last]
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                above = upper[y + 1 + dy, x + 1 + dx]
+                hit = above >= 0
+                pairs.append(np.stack([above[hit], lower[hit]]))
     return np.unique(np.concatenate(pairs, axis=1), axis=1)
 
 
-def _metal_core_hu(hu: np.ndarray, settings: Settings) -> float:
-    """Saturated voxels on a 12-bit scale; beyond any PMMA on an extended one."""
-    extended = hu.size and float(hu.max()) > settings.hu_ceiling_12bit + 1
+def _metal_core_hu(block_max: np.ndarray, settings: Settings) -> float:
+    """Saturated voxels on a 12-bit scale; beyond any PMMA on an extended one (``block_max``: per-block peaks)."""
+    extended = block_max.size and float(block_max.max()) > settings.hu_ceiling_12bit + 1
     return settings.metal_min_hu_extended if extended else settings.hu_ceiling_12bit
 
 
@@ -306,34 +397,7 @@ def _box_components(mask: np.ndarray, lo: np.ndarray, hu: np.ndarray, seed_hu: f
 
 def dilate_box(mask: np.ndarray, radius_voxels) -> np.ndarray:
     """Dilation of a uint8/bool ``mask`` by a box of half-widths ``radius_voxels`` (z, y, x); a new array."""
-    out = mask.copy()
-    dilate_box_in_place(out, radius_voxels)
-    return out
-
-
-def dilate_box_in_place(mask: np.ndarray, radius_voxels) -> None:
-    """Box dilation in place, slice by slice: along z over a window of slices, then in-plane.
-
-    Walking the slices keeps the extra memory to a few slices and the access contiguous (a
-    maximum filter along z over the whole array is several times slower).
-    """
-    rz, ry, rx = (int(r) for r in radius_voxels)
-    earlier: deque[np.ndarray] = deque()  # original (undilated) slices z - rz .. z - 1
-    nz = mask.shape[0]
-    for z in range(nz):
-        original = mask[z].copy()
-        merged = original.copy()
-        for previous in earlier:
-            merged |= previous
-        for k in range(1, rz + 1):
-            if z + k < nz:
-                merged |= mask[z + k]
-        if ry or rx:
-            merged = ndi.maximum_filter(merged, size=(2 * ry + 1, 2 * rx + 1), mode="constant")
-        mask[z] = merged
-        earlier.append(original)
-        if len(earlier) > rz:
-            earlier.popleft()
+    return ndi.maximum_filter(mask, size=tuple(2 * int(r) + 1 for r in radius_voxels), mode="constant")
 
 
 def candidate_from_voxels(candidate_id: int, flat_index: np.ndarray, volume: CTVolume) -> Candidate:

@@ -104,13 +104,9 @@ class SpineContext:
         self.surface_lps = anatomy.voxel_centres_lps(surface_zyx)
         self.surface_ids = anatomy.vertebrae[tuple(surface_zyx.T)].astype(int)
         self.tree = cKDTree(self.surface_lps)
-        vertebrae = np.zeros_like(anatomy.vertebrae)
-        vertebrae[box] = np.where(body_box, anatomy.vertebrae[box], 0)
-        ids = np.unique(vertebrae[vertebrae > 0])
-        centres = ndimage.center_of_mass(vertebrae > 0, vertebrae, ids)
-        self.body_centres = {
-            int(i): anatomy.voxel_centres_lps(np.array(c)) for i, c in zip(ids, centres, strict=True)
-        }
+        vertebrae = np.where(body_box, anatomy.vertebrae[box], 0)
+        ids, centres = _label_centres(vertebrae, lo)
+        self.body_centres = {int(i): anatomy.voxel_centres_lps(c) for i, c in zip(ids, centres, strict=True)}
         self.body_half_width_mm = {
             int(i): float(np.ptp(self.surface_lps[self.surface_ids == i, 0])) / 2.0 for i in ids
         }
@@ -292,3 +288,20 @@ class SpineContext:
             return None
         delta = np.asarray(lps) - centre
         return np.stack([-delta[..., 0], -delta[..., 1], delta[..., 2]], axis=-1)
+
+
+def _label_centres(labels: np.ndarray, offset) -> tuple[np.ndarray, np.ndarray]:
+    """(ids of the labels > 0 of a crop at ``offset``, (n, 3) centre of each as a full-grid index).
+
+    The sums `ndimage.center_of_mass` takes over the full grid, in the same order (the same
+    floats), without its full-size float temporaries (about 120 MB on a 0.7 mm scan).
+    """
+    zyx = np.nonzero(labels)
+    values = labels[zyx].astype(np.intp)
+    ids = np.unique(values)
+    counts = np.bincount(values)[ids].astype(float)
+    centres = [
+        np.bincount(values, weights=(axis + start).astype(float))[ids]
+        for axis, start in zip(zyx, offset, strict=True)
+    ]
+    return ids, np.column_stack(centres) / counts[:, np.newaxis]

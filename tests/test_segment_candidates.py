@@ -2,6 +2,7 @@
 
 import math
 
+import cc3d
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
@@ -168,6 +169,55 @@ def test_cement_fill_does_not_flood_the_bony_spine(spacing):
     for other in candidates:
         if other is not cement:  # coarse grids: the cortex is a separate, touching, bone-dense candidate
             assert other.evidence["pass"] == "faint" and other.hu_p95 < 1000
+
+
+def _plain_hysteresis_components(hu, seed_hu, grow_hu, reach_voxels, min_voxels, exclude):
+    """Reference: dilate the seeds by the reach box over the whole scan, label in one go."""
+    size = [2 * r + 1 for r in reach_voxels]
+    near_seed = ndi.maximum_filter((hu >= seed_hu) & ~exclude, size=size, mode="constant")
+    mask = (hu >= grow_hu) & near_seed & ~exclude
+    labels = cc3d.connected_components(mask, connectivity=26)
+    components = [np.flatnonzero(labels == label) for label in range(1, labels.max() + 1)]
+    kept = [flat for flat in components if flat.size >= min_voxels and hu.ravel()[flat].max() >= seed_hu]
+    return kept, mask
+
+
+@pytest.mark.parametrize("spacing", [0.8, 1.5])
+def test_candidates_are_the_components_of_the_plain_hysteresis_mask(spacing):
+    """Computed in blocks, labelled in cropped slabs: the same components as the whole-scan recipe.
+
+    Bone-like structures with scattered seeds cross the block and slab boundaries; on 1.5 mm
+    voxels the faint pass runs too, outside the dense-pass mask.
+    """
+    rng = np.random.default_rng(3)
+    field = ndi.gaussian_filter(rng.normal(size=(150, 160, 150)), 2.0)
+    field /= field.std()
+    hu = np.clip(40 + 330 * field, -1000, SETTINGS.cement_min_hu - 1)  # below the cores: no splits
+    volume = CTVolume(np.rint(hu).astype(np.int16), (spacing,) * 3, ORIGIN)
+    levels = candidate_thresholds(volume.spacing_mm, SETTINGS)
+    reach = [int(r / s + 1e-6) for r, s in zip(levels.grow_reach_mm, volume.spacing_mm, strict=True)]
+    min_voxels = math.ceil(SETTINGS.min_candidate_mm3 / volume.voxel_volume_mm3 - 1e-9)
+    none = np.zeros(volume.shape, dtype=bool)
+    expected, dense = _plain_hysteresis_components(
+        volume.hu, levels.dense_seed_hu, levels.dense_grow_hu, reach, min_voxels, none
+    )
+    if spacing > 1:
+        assert levels.faint_seed_hu is not None
+        faint, _ = _plain_hysteresis_components(
+            volume.hu, levels.faint_seed_hu, levels.faint_grow_hu, reach, min_voxels, dense
+        )
+        assert faint
+        expected = sorted(expected, key=lambda f: f[0]) + sorted(faint, key=lambda f: f[0])
+    else:
+        assert levels.faint_seed_hu is None and len(expected) > 20
+        expected = sorted(expected, key=lambda f: f[0])
+    spans = [[np.unravel_index(flat, volume.shape)[axis] // 64 for axis in range(3)] for flat in expected]
+    for axis in range(3):  # some components cross a 64-voxel slab (z) or block (y, x) boundary
+        assert any(np.ptp(span[axis]) > 0 for span in spans)
+    candidates = find_candidates(volume, SETTINGS)
+    assert len(candidates) == len(expected)
+    for candidate, flat in zip(candidates, expected, strict=True):
+        np.testing.assert_array_equal(candidate.flat_index, flat)
 
 
 def test_oblique_direction_geometry_in_lps():
