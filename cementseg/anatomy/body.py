@@ -7,33 +7,38 @@ import numpy as np
 from scipy import ndimage
 
 from .grid import WorkingGrid
-from .morphology import box, close, open_
+from .morphology import bounding_box, box, close, open_
+
+IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
+IN_PLANE[1] = ndimage.generate_binary_structure(2, 1)  # 4-connected within an axial slice, no z neighbours
 
 
 def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
-    """Holes filled in every axial slice: background not connected in-plane to the slice border."""
-    in_plane = np.zeros((3, 3, 3), dtype=bool)
-    in_plane[1] = ndimage.generate_binary_structure(2, 1)
-    labels, _ = ndimage.label(~mask, structure=in_plane)
-    border = np.unique(
-        np.concatenate(
-            [
-                labels[:, 0, :].ravel(),
-                labels[:, -1, :].ravel(),
-                labels[:, :, 0].ravel(),
-                labels[:, :, -1].ravel(),
-            ]
-        )
-    )
-    return ~np.isin(labels, border[border > 0])
+    """Holes filled in every axial slice: background not connected in-plane to the slice border.
+
+    Labelled within the mask's bounding box grown by one voxel: its rim is background (or the
+    slice border), so what touches the rim is what reaches the slice border.
+    """
+    out = np.zeros_like(mask)
+    crop = bounding_box(mask, (0, 1, 1))
+    if crop is None:
+        return out
+    labels, n = ndimage.label(~mask[crop], structure=IN_PLANE)
+    hole = np.ones(n + 1, dtype=bool)
+    for rim in (labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1]):
+        hole[rim] = False
+    hole[0] = True  # the mask itself
+    out[crop] = hole[labels]
+    return out
 
 
 def largest_component(mask: np.ndarray, connectivity: int = 6) -> np.ndarray:
-    """The largest 3D connected component of ``mask`` (empty stays empty)."""
-    if not mask.any():
-        return mask.copy()
-    labels = cc3d.largest_k(mask, k=1, connectivity=connectivity)
-    return labels > 0
+    """The largest 3D connected component of ``mask`` (empty stays empty), found within its bounding box."""
+    out = np.zeros_like(mask)
+    crop = bounding_box(mask)
+    if crop is not None:
+        out[crop] = cc3d.largest_k(mask[crop], k=1, connectivity=connectivity) > 0
+    return out
 
 
 def body_mask(grid: WorkingGrid, body_hu: float, table_mm: float) -> np.ndarray:
@@ -56,16 +61,17 @@ def lung_mask(
     vessels in it, bowel gas is near -1000 HU; a component is lung when most of it lies in
     -950..-500 HU, and it is above every large gas-only pocket.
     """
-    air = (grid.hu < lung_hu) & body
-    labels, n = ndimage.label(air)
-    if n == 0:
-        return np.zeros_like(body)
-    voxel_ml = grid.voxel_ml
-    index = np.arange(1, n + 1)
-    counts = ndimage.sum_labels(np.ones_like(labels), labels, index)
-    parenchyma = ndimage.sum_labels((grid.hu > -950) & (grid.hu < -500), labels, index)
-    keep = index[(counts * voxel_ml >= min_lung_ml) & (parenchyma >= 0.5 * counts)]
-    lungs = np.isin(labels, keep)
+    lungs = np.zeros_like(body)
+    crop = bounding_box(body)  # the air components lie inside the body
+    if crop is None:
+        return lungs
+    hu = grid.hu[crop]
+    labels = cc3d.connected_components((hu < lung_hu) & body[crop], connectivity=6)
+    counts = np.bincount(labels.ravel())
+    parenchyma = np.bincount(labels[(hu > -950) & (hu < -500)], minlength=len(counts))
+    keep = (counts * grid.voxel_ml >= min_lung_ml) & (parenchyma >= 0.5 * counts)
+    keep[0] = False
+    lungs[crop] = keep[labels]
     if not lungs.any():
         return lungs
     if spine_x_index is not None:
@@ -77,20 +83,21 @@ def lung_mask(
 def _drop_airways(lungs: np.ndarray, grid: WorkingGrid, spine_x_index: float) -> np.ndarray:
     """Remove small midline air regions (trachea, main bronchi) slice by slice.
 
-    One in-plane labelling of the whole volume and one bincount give every region's area and
-    x centre at once.
+    One in-plane labelling of the lungs' bounding box and one bincount give every region's
+    area and x centre at once.
     """
-    in_plane = np.zeros((3, 3, 3), dtype=bool)
-    in_plane[1] = ndimage.generate_binary_structure(2, 1)
-    labels, n = ndimage.label(lungs, structure=in_plane)
-    if n == 0:
+    crop = bounding_box(lungs)
+    if crop is None:
         return lungs.copy()
+    labels, n = ndimage.label(lungs[crop], structure=IN_PLANE)
     flat = labels.ravel()
     at = np.nonzero(flat)[0]
     counts = np.bincount(flat[at], minlength=n + 1)
-    x_sum = np.bincount(flat[at], weights=at % labels.shape[2], minlength=n + 1)
+    x_sum = np.bincount(flat[at], weights=at % labels.shape[2], minlength=n + 1) + counts * crop[2].start
     area_mm2 = counts * float(grid.spacing_mm[1] * grid.spacing_mm[2])
     centre_x = x_sum / np.maximum(counts, 1)
     airway = (area_mm2 < 600.0) & (np.abs(centre_x - spine_x_index) * grid.spacing_mm[2] < 25.0)
     airway[0] = False
-    return lungs & ~airway[labels]
+    out = lungs.copy()
+    out[crop] &= ~airway[labels]
+    return out

@@ -22,6 +22,7 @@ from .body import body_mask, lung_mask
 from .canal import CanalTrack, extended, track_canal, without_cement_bordered
 from .frame import SpineFrame, build_frame
 from .grid import WorkingGrid, to_working_grid
+from .morphology import bounding_box, grow_one_voxel
 from .vertebrae import (
     DiscPlane,
     Spine,
@@ -253,23 +254,27 @@ def _spine_structures(
 ) -> dict[str, np.ndarray]:
     sy, sx = grid.spacing_mm[1:]
     ny, nx = grid.shape[1:]
-    yy, xx = np.mgrid[:ny, :nx]
     posterior = np.zeros(grid.shape, dtype=bool)
     foramen = np.zeros(grid.shape, dtype=bool)
     disc_z = _disc_slices(grid, spine)
     for z in canal.slices:
         cy, cx = canal.centre_yx[z]
         radius = canal.radius_mm[z]
+        half_mm = max(POSTERIOR_ELEMENTS_REACH_MM, radius + FORAMEN_WIDTH_MM)  # both structures lie within
+        box = _square(canal.centre_yx[z], half_mm, (sy, sx), (ny, nx))
+        yy, xx = np.ogrid[box]
         anterior_mm, lateral_mm = (cy - yy) * sy, (xx - cx) * sx
         reach = np.hypot(anterior_mm, lateral_mm)
-        posterior[z] = bone[z] & (anterior_mm < radius + 2.0) & (reach < POSTERIOR_ELEMENTS_REACH_MM)
+        posterior[z][box] = (
+            bone[z][box] & (anterior_mm < radius + 2.0) & (reach < POSTERIOR_ELEMENTS_REACH_MM)
+        )
         if disc_z[z]:
             side = np.abs(lateral_mm)
-            foramen[z] = (
+            foramen[z][box] = (
                 (side > radius)
                 & (side < radius + FORAMEN_WIDTH_MM)
                 & (np.abs(anterior_mm) < radius + 3.0)
-                & ~bone[z]
+                & ~bone[z][box]
             )
     paravertebral = _paravertebral(grid, spine, canal, settings.anatomy_paravertebral_mm)
     return {
@@ -280,6 +285,14 @@ def _spine_structures(
         "neural_foramen": foramen & ~canal.mask & ~spine.body_mask,
         "paravertebral": paravertebral,
     }
+
+
+def _square(centre_yx, half_mm: float, spacing_yx, shape) -> tuple[slice, slice]:
+    """The (y, x) box holding every pixel within ``half_mm`` of ``centre_yx`` (and a pixel more), clipped."""
+    return tuple(
+        slice(min(max(int(c - half_mm / s) - 1, 0), n), min(max(int(c + half_mm / s) + 2, 0), n))
+        for c, s, n in zip(centre_yx, spacing_yx, shape, strict=True)
+    )
 
 
 def _disc_slices(grid: WorkingGrid, spine: Spine) -> np.ndarray:
@@ -309,14 +322,15 @@ def _paravertebral(grid: WorkingGrid, spine: Spine, canal: CanalTrack, reach_mm:
 
 
 def _name_levels(grid: WorkingGrid, canal: CanalTrack, spine: Spine, settings: Settings, parts: dict) -> None:
-    ids = [int(v) for v in np.unique(spine.vertebrae) if v]
+    at = np.flatnonzero(spine.vertebrae)
+    values = spine.vertebrae.ravel()[at]
+    counts = np.bincount(values)
+    ids = [int(v) for v in np.nonzero(counts)[0] if v]
     if not ids:
         parts["level_note"] = "no vertebral body found"
         return
-    at = np.nonzero(spine.vertebrae.ravel())[0]
     z_of = at // (spine.vertebrae.shape[1] * spine.vertebrae.shape[2])
-    z_mean = np.bincount(spine.vertebrae.ravel()[at], weights=z_of) / np.maximum(
-        np.bincount(spine.vertebrae.ravel()[at]), 1)
+    z_mean = np.bincount(values, weights=z_of) / np.maximum(counts, 1)
     ids.sort(key=lambda v: z_mean[v])  # caudal to cranial
     ribs = level_rules.rib_bearing_vertebrae(grid, spine.vertebrae, canal, settings.anatomy_bone_hu)
     with_ribs = [v for v in ids if v in ribs]
@@ -337,12 +351,11 @@ def _name_levels(grid: WorkingGrid, canal: CanalTrack, spine: Spine, settings: S
     named = [vid for vid in ids if levels[vid] is not None]
     if named:
         below_s1 = ids[: ids.index(named[0])]  # lower sacral segments: sacrum, not vertebral bodies
-        spine.vertebrae[np.isin(spine.vertebrae, below_s1)] = 0
-        spine.body_mask &= spine.vertebrae > 0
         order = [vid for vid in ids if vid not in below_s1]
-        lut = np.zeros(int(spine.vertebrae.max()) + 1, dtype=np.uint16)
+        lut = np.zeros(len(counts), dtype=np.uint16)  # the ids below S1 become 0
         lut[order] = np.arange(1, len(order) + 1)
         spine.vertebrae[...] = lut[spine.vertebrae]
+        spine.body_mask &= spine.vertebrae > 0
         levels = {int(lut[vid]): levels[vid] for vid in order}
     parts["levels"], parts["level_note"] = levels, note
     parts["warnings"].extend(warnings)
@@ -380,16 +393,17 @@ def _vessels(
 ) -> dict[str, np.ndarray]:
     slices = _spine_slices(grid, spine)
     tissue = body & (grid.hu > BLOOD_HU[0]) & ~lungs  # dense contrast or cement fills the lumen too
-    tissue &= ~ndimage.binary_dilation(spine.body_mask, iterations=1)
+    tissue &= ~grow_one_voxel(spine.body_mask)
     aorta, _ = find_tube(grid, tissue, slices, AORTA_WINDOW, settings.anatomy_canal_max_gap_mm)
-    _, ivc_track = find_tube(grid, tissue & ~aorta, slices, IVC_WINDOW, settings.anatomy_canal_max_gap_mm)
+    venous = tissue & ~aorta
+    _, ivc_track = find_tube(grid, venous, slices, IVC_WINDOW, settings.anatomy_canal_max_gap_mm)
     thoracic = lungs.any(axis=(1, 2))
-    azygos = azygos_prior(grid, tissue & ~aorta, slices, thoracic)
+    azygos = azygos_prior(grid, venous, slices, thoracic)
     spine_front = _anterior_of_spine(grid, slices)
     spine_x = float(np.median([centre[1] for centre, *_ in slices.values()])) if slices else None
     heart = heart_mask(grid, lungs, body, spine_front & ~aorta, spine_x)
     right = right_heart(heart, grid)
-    ivc = ivc_course(grid, tissue & ~aorta, slices, ivc_track, right, thoracic)
+    ivc = ivc_course(grid, venous, slices, ivc_track, right, thoracic)
     return {
         "aorta": aorta,
         "inferior_vena_cava": ivc,
@@ -423,17 +437,18 @@ def _hip_prosthesis(grid: WorkingGrid, canal: CanalTrack | None) -> np.ndarray:
     """Large metal (> PROSTHESIS_HU on the working grid) components well lateral of the spine."""
     metal = grid.hu > PROSTHESIS_HU
     out = np.zeros(grid.shape, dtype=bool)
-    if not metal.any():
+    crop = bounding_box(metal)
+    if crop is None:
         return out
-    labels = cc3d.connected_components(metal, connectivity=26)
-    stats = cc3d.statistics(labels)
+    labels = cc3d.connected_components(metal[crop], connectivity=26)
+    counts = np.bincount(labels.ravel())
     spine_x = float(np.nanmedian(canal.centre_yx[:, 1])) if canal is not None else grid.shape[2] / 2
-    for label in range(1, len(stats["voxel_counts"])):
-        volume_ml = stats["voxel_counts"][label] * grid.voxel_ml
-        lateral_mm = abs(stats["centroids"][label][2] - spine_x) * grid.spacing_mm[2]
-        if volume_ml >= PROSTHESIS_MIN_ML and lateral_mm >= PROSTHESIS_MIN_LATERAL_MM:
-            out |= labels == label
-    return ndimage.binary_dilation(out, iterations=1)
+    for label in np.nonzero(counts[1:] * grid.voxel_ml >= PROSTHESIS_MIN_ML)[0] + 1:
+        x = np.nonzero(labels == label)[2]
+        centre_x = (int(x.sum()) + len(x) * crop[2].start) / len(x)  # on the whole grid's columns
+        if abs(centre_x - spine_x) * grid.spacing_mm[2] >= PROSTHESIS_MIN_LATERAL_MM:
+            out[crop] |= labels == label
+    return grow_one_voxel(out)
 
 
 def _body_centres(grid: WorkingGrid, vertebrae: np.ndarray) -> dict[int, np.ndarray]:
@@ -457,7 +472,7 @@ def compose(
             continue
         if body is not None and name not in ("soft_tissue", "hip_prosthesis"):
             mask = mask & body
-        structures[mask] = STRUCTURES[name]
+        np.copyto(structures, STRUCTURES[name], where=mask)
     present = sorted(name for name, mask in masks.items() if mask is not None and mask.any())
     source = {name: "builtin" for name in present}
     source.update(sources or {})

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .body import fill_holes_per_slice
+from .body import IN_PLANE, fill_holes_per_slice
 from .grid import WorkingGrid
-from .morphology import box, close
+from .morphology import bounding_box, box, close, dilate
 
 CANAL_AREA_MM2 = (40.0, 700.0)
 CANAL_MEDIAN_HU = (-80.0, 90.0)
@@ -58,13 +58,11 @@ def _candidates(grid: WorkingGrid, bridged: np.ndarray, body: np.ndarray) -> lis
     sy, sx = grid.spacing_mm[1:]
     closed = close(bridged, box(grid.spacing_mm, (0.0, 3.0, 3.0)))
     holes = fill_holes_per_slice(closed) & ~closed & body
-    in_plane = np.zeros((3, 3, 3), dtype=bool)
-    in_plane[1] = ndimage.generate_binary_structure(2, 1)
-    labels, n = ndimage.label(holes, structure=in_plane)
+    labels, n = ndimage.label(holes, structure=IN_PLANE)
     per_slice: list = [(labels[z], []) for z in range(grid.shape[0])]
     if n == 0:
         return per_slice
-    areas = np.bincount(labels.ravel(), minlength=n + 1) * sy * sx
+    areas = np.bincount(labels[holes], minlength=n + 1) * sy * sx
     index = np.nonzero((areas >= CANAL_AREA_MM2[0]) & (areas <= CANAL_AREA_MM2[1]))[0]
     index = index[index > 0]
     if len(index) == 0:
@@ -133,7 +131,7 @@ def track_canal(
     cement = grid.hu > CEMENT_HU
     for step in (1, -1):
         z, last, gap = seed_z, seed_centre, 0
-        last_radius = np.sqrt(per_slice[seed_z][1][0][2] / np.pi) if per_slice[seed_z][1] else 5.0
+        last_radius = np.sqrt(_nearest(per_slice[seed_z][1], seed_centre, (sy, sx))[2] / np.pi)
         while 0 <= z < nz and gap <= max_gap:
             labels, candidates = per_slice[z]
             best = _nearest(candidates, last, (sy, sx))
@@ -203,13 +201,19 @@ def _nearest(candidates, last, spacing_yx):
 
 def _drop_cement_bordered(grid: WorkingGrid, mask: np.ndarray, found: np.ndarray) -> bool:
     """Un-find the slices whose hole touches cement or its one-voxel partial-volume rim (in 3D),
-    keeping at least two found slices; whether any was dropped."""
-    rim = ndimage.binary_dilation(grid.hu > CEMENT_HU, np.ones((3, 3, 3), bool))
-    touching = [
-        z for z in np.nonzero(found)[0]
-        if (ndimage.binary_dilation(mask[z], np.ones((3, 3), bool)) & rim[z]).any()
-    ]
-    if not touching or found.sum() - len(touching) < 2:
+    keeping at least two found slices; whether any was dropped.
+
+    Touching: a hole pixel's in-plane neighbour is in the rim, i.e. cement lies within one slice
+    and two pixels of the hole (a 3 x 5 x 5 box), looked for within the holes' bounding box.
+    """
+    crop = bounding_box(mask, (1, 2, 2))
+    if crop is None:
+        return False
+    near_cement = dilate(grid.hu[crop] > CEMENT_HU, (3, 5, 5)) & mask[crop]
+    touching = np.zeros_like(found)
+    touching[crop[0]] = near_cement.any(axis=(1, 2))
+    touching &= found
+    if not touching.any() or found.sum() - touching.sum() < 2:
         return False
     found[touching] = False
     mask[touching] = False

@@ -102,21 +102,38 @@ def to_working_grid(volume: CTVolume, target_mm: float) -> WorkingGrid:
 
 
 def _block_mean_image(volume: CTVolume, target_mm: float) -> sitk.Image:
-    """Mean HU over k-voxel blocks (k per array axis: the most voxels fitting in ``target_mm``), as an image."""
+    """Mean HU over k-voxel blocks (k per array axis: the most voxels fitting in ``target_mm``), as an image.
+
+    Summed exactly in int32, one output slice at a time (axis by axis, in cache), then divided.
+    """
     spacing = np.asarray(volume.spacing_mm)
     k = np.maximum(1, np.floor(target_mm / spacing + 1e-6).astype(int))
     counts = np.asarray(volume.shape) // k
-    total = np.zeros(tuple(counts), dtype=np.float32)
-    for i in range(k[0]):
-        for j in range(k[1]):
-            for m in range(k[2]):
-                total += volume.hu[i:counts[0] * k[0]:k[0], j:counts[1] * k[1]:k[1], m:counts[2] * k[2]:k[2]]
+    total = np.empty(tuple(counts), dtype=np.float32)
+    for z in range(counts[0]):
+        block = volume.hu[z * k[0] : (z + 1) * k[0]]
+        for axis in range(3):
+            block = _block_sum(block, axis, k[axis], counts[axis] * k[axis])
+        total[z] = block[0]
     total /= float(np.prod(k))
     image = sitk.GetImageFromArray(total)
     image.SetSpacing(tuple(float(s) for s in (spacing * k)[::-1]))
     image.SetOrigin(tuple(float(v) for v in index_to_lps(volume.affine, (k - 1) / 2.0)))
     image.SetDirection(tuple(volume.direction.ravel()))
     return image
+
+
+def _block_sum(values: np.ndarray, axis: int, k: int, length: int) -> np.ndarray:
+    """int32 sums of ``k`` neighbours along ``axis`` over its first ``length`` (a multiple of k) entries."""
+    def every_kth(start: int) -> tuple:
+        return (slice(None),) * axis + (slice(start, length, k),)
+
+    if k == 1:
+        return values[every_kth(0)].astype(np.int32)
+    out = np.add(values[every_kth(0)], values[every_kth(1)], dtype=np.int32)
+    for start in range(2, k):
+        out += values[every_kth(start)]
+    return out
 
 
 def labels_to_grid(labels: sitk.Image, grid: WorkingGrid) -> np.ndarray:

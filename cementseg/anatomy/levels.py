@@ -16,8 +16,8 @@ from scipy import ndimage
 
 from .canal import CanalTrack
 from .grid import WorkingGrid
+from .morphology import bounding_box, dilate
 from .morphology import box as footprint
-from .morphology import dilate
 
 COLUMN_RADIUS_MM = 40.0  # bone within this distance of the canal centre belongs to the spinal column
 RIB_MIN_LENGTH_MM = 60.0
@@ -43,20 +43,17 @@ def rib_bearing_vertebrae(
     spacing = np.asarray(grid.spacing_mm)
     metal = dilate(grid.hu > METAL_HU, footprint(grid.spacing_mm, 4.0))  # screws, rods and their streaks
     bone = (grid.hu > bone_hu) & ~metal
-    ny, nx = grid.shape[1:]
-    yy, xx = np.ogrid[:ny, :nx]
-    medial_mm = np.empty(grid.shape, dtype=np.float32)
     tracked = canal.slices
-    for z in range(grid.shape[0]):
-        cy, cx = canal.centre_yx[tracked[np.argmin(np.abs(tracked - z))]]  # nearest tracked slice
-        medial_mm[z] = np.hypot((yy - cy) * spacing[1], (xx - cx) * spacing[2])
+    medial_mm = _distance_from_canal_mm(bone, canal, tracked, spacing)
     outside = bone & (medial_mm > COLUMN_RADIUS_MM)
-    labels = cc3d.connected_components(outside, connectivity=26)
+    crop = bounding_box(outside)
+    if crop is None:
+        return set()
+    labels = cc3d.connected_components(outside[crop], connectivity=26)
     stats = cc3d.statistics(labels)
+    medial_mm = medial_mm[crop]
     ribs: set[int] = set()
-    z_of_vertebra = {
-        int(v): np.nonzero((vertebrae == v).any(axis=(1, 2)))[0] for v in np.unique(vertebrae) if v
-    }
+    z_of_vertebra = _slices_of(vertebrae)
     for label in range(1, len(stats["voxel_counts"])):
         box = stats["bounding_boxes"][label]
         extent = np.array([b.stop - b.start for b in box]) * spacing
@@ -69,13 +66,37 @@ def rib_bearing_vertebrae(
         reach = np.where(sub, medial_mm[box], -np.inf).max()
         if distances.flat[flat] > RIB_MAX_MEDIAL_MM or reach < RIB_MIN_REACH_MM:
             continue
-        z, y, x = (b.start + i for b, i in zip(box, np.unravel_index(flat, sub.shape), strict=True))
+        at = np.unravel_index(flat, sub.shape)
+        z, y, x = (c.start + b.start + i for c, b, i in zip(crop, box, at, strict=True))
         if not _lateral_of_canal(canal, tracked, z, y, x, spacing):
             continue
         owner = _vertebra_at_z(z_of_vertebra, z)
         if owner:
             ribs.add(owner)
     return ribs
+
+
+def _distance_from_canal_mm(
+    where: np.ndarray, canal: CanalTrack, tracked: np.ndarray, spacing: np.ndarray
+) -> np.ndarray:
+    """float32 in-plane mm from the canal centre of the nearest tracked slice at the ``where`` voxels,
+    0 elsewhere."""
+    nearest = tracked[np.argmin(np.abs(tracked[None, :] - np.arange(where.shape[0])[:, None]), axis=1)]
+    at = np.flatnonzero(where)
+    z, y, x = np.unravel_index(at, where.shape)
+    cy, cx = canal.centre_yx[nearest[z]].T
+    out = np.zeros(where.shape, dtype=np.float32)
+    out.flat[at] = np.hypot((y - cy) * spacing[1], (x - cx) * spacing[2])
+    return out
+
+
+def _slices_of(vertebrae: np.ndarray) -> dict[int, np.ndarray]:
+    """Vertebra id -> the slices it appears in (one pass over the body voxels)."""
+    at = np.flatnonzero(vertebrae)
+    ids = vertebrae.ravel()[at]
+    present = np.zeros((vertebrae.shape[0], int(ids.max(initial=0)) + 1), dtype=bool)
+    present[at // (vertebrae.shape[1] * vertebrae.shape[2]), ids] = True
+    return {v: np.nonzero(present[:, v])[0] for v in range(1, present.shape[1]) if present[:, v].any()}
 
 
 def _lateral_of_canal(canal: CanalTrack, tracked: np.ndarray, z: int, y: int, x: int, spacing: np.ndarray) -> bool:

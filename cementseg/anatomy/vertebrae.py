@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from skimage.morphology import convex_hull_image
 
 from .body import fill_holes_per_slice
 from .canal import CanalTrack
 from .grid import WorkingGrid
+from .morphology import convex_hull, dilate
 from .peaks import find_peaks
 
 BODY_HALF_WIDTH_MM = 35.0  # no lumbar body is wider than 70 mm; alae and iliac bone lie beyond
@@ -136,7 +136,9 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
         shell = hu > cortex_hu
         ring = ndimage.binary_closing(shell, structure=square) | shell
         filled = ndimage.binary_fill_holes(ring) & window
-        cement = ndimage.binary_opening(filled & (hu > CEMENT_CORE_HU), square)
+        cement = filled & (hu > CEMENT_CORE_HU)
+        if cement.any():  # most slices hold none
+            cement = ndimage.binary_opening(cement, square)
         core = _seeded((filled & ~dense & (hu > GAP_HU)) | cement, seed)
         smooth = ndimage.gaussian_filter(hu, (1.5 / sy, 1.5 / sx))
         cancellous = _seeded((smooth > cancellous_hu) & (hu > GAP_HU) & ~dense & window, seed)
@@ -149,7 +151,7 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
         solid[z][crop] = filled | core
         if core.sum() * sy * sx >= CORE_MIN_AREA_MM2:
             hulls[z] = np.zeros((ny, nx), dtype=bool)
-            hulls[z][crop] = ndimage.binary_dilation(convex_hull_image(core), square) & window
+            hulls[z][crop] = ndimage.binary_dilation(convex_hull(core), square) & window
     mask = np.zeros(grid.shape, dtype=bool)
     reach = int(round(PLATE_REACH_MM / grid.spacing_mm[0]))
     for z in zs:
@@ -191,8 +193,10 @@ def _seeded(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
     labels, n = ndimage.label(mask)
     if n == 0:
         return mask
-    hit = np.unique(labels[seed & (labels > 0)])
-    return np.isin(labels, hit[hit > 0])
+    hit = np.zeros(n + 1, dtype=bool)
+    hit[labels[seed]] = True
+    hit[0] = False
+    return hit[labels]
 
 
 def _body_sized(
@@ -265,7 +269,7 @@ def disc_planes(grid: WorkingGrid, body_mask: np.ndarray, centreline: np.ndarray
 
 def _cement(grid: WorkingGrid) -> np.ndarray:
     """Cement (above CEMENT_CORE_HU) with its one-voxel partial-volume rim."""
-    return ndimage.binary_dilation(grid.hu > CEMENT_CORE_HU, np.ones((3, 3, 3), bool))
+    return dilate(grid.hu > CEMENT_CORE_HU, (3, 3, 3))
 
 
 def _filled(profile: np.ndarray) -> np.ndarray | None:
@@ -382,15 +386,9 @@ def split_bodies(
     vertebrae = np.zeros(grid.shape, dtype=np.uint16)
     vertebrae[tuple(points.T)] = index
     counts = np.bincount(index, minlength=len(discs) + 2) * grid.voxel_ml
-    small = np.nonzero(counts < min_body_ml)[0]
-    vertebrae[np.isin(vertebrae, small)] = 0
-    return _renumber(vertebrae)
-
-
-def _renumber(vertebrae: np.ndarray) -> np.ndarray:
-    ids = np.unique(vertebrae[vertebrae > 0])
-    lut = np.zeros(int(vertebrae.max()) + 1, dtype=np.uint16)
-    lut[ids] = np.arange(1, len(ids) + 1)
+    kept = np.nonzero((counts > 0) & (counts >= min_body_ml))[0]
+    lut = np.zeros(len(counts), dtype=np.uint16)  # small pieces become 0, the rest 1, 2, ... in order
+    lut[kept] = np.arange(1, len(kept) + 1)
     return lut[vertebrae]
 
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cc3d
 import numpy as np
 from scipy import ndimage
 
-from .body import fill_holes_per_slice
+from .body import fill_holes_per_slice, largest_component
 from .grid import WorkingGrid
+from .morphology import convex_hull
 
 BLOOD_HU = (-20.0, 600.0)
 TUBE_RADIUS_MM = (6.0, 20.0)
@@ -59,57 +59,92 @@ def find_tube(
     ``slices`` maps a working-grid slice to (body centre (y, x) index, anterior and right
     unit vectors as (y, x) mm components, body radius mm).
     """
-    sy, sx = grid.spacing_mm[1:]
-    ny, nx = grid.shape[1:]
-    yy, xx = np.mgrid[:ny, :nx]
+    spacing_yx = grid.spacing_mm[1:]
     found: dict[int, tuple[np.ndarray, float]] = {}
-    for z, (centre, anterior, right, body_radius) in slices.items():
-        dy, dx = (yy - centre[0]) * sy, (xx - centre[1]) * sx
-        r_mm = dy * right[0] + dx * right[1]
-        a_mm = dy * anterior[0] + dx * anterior[1]
-        front = a_mm - body_radius
-        window_mask = (
-            (r_mm >= window.right_mm[0])
-            & (r_mm <= window.right_mm[1])
-            & (front >= window.anterior_of_front_mm[0])
-            & (front <= window.anterior_of_front_mm[1])
-        )
-        if not (tissue[z] & window_mask).any():
-            continue
-        inscribed = _inscribed_radius_mm(tissue[z], window_mask, (sy, sx))
-        peaks = (
-            (inscribed == ndimage.maximum_filter(inscribed, size=3))
-            & window_mask
-            & (inscribed >= TUBE_RADIUS_MM[0])
-            & (inscribed <= TUBE_RADIUS_MM[1])
-        )
-        if not peaks.any():
-            continue
-        off_usual = np.hypot(r_mm - window.usual[0], front - window.usual[1])
-        k = int(np.argmin(np.where(peaks, off_usual, np.inf)))
-        found[z] = (np.array(np.unravel_index(k, (ny, nx)), dtype=float), float(inscribed.flat[k]))
+    for z, spine_slice in slices.items():
+        tube = _tube_in_slice(tissue[z], spine_slice, window, spacing_yx)
+        if tube is not None:
+            found[z] = tube
     track = _clean_track(found, grid, max_gap_mm)
     mask = np.zeros(grid.shape, dtype=bool)
     for z, (c, r) in track.items():
-        mask[z] = (((yy - c[0]) * sy) ** 2 + ((xx - c[1]) * sx) ** 2 <= r**2) & tissue[z]
+        box, distance_sq = _around(c, r, spacing_yx, grid.shape[1:])
+        mask[z][box] = (distance_sq <= r**2) & tissue[z][box]
     return mask, track
 
 
-def _inscribed_radius_mm(tissue: np.ndarray, window: np.ndarray, spacing_yx) -> np.ndarray:
-    """Distance (mm) to the nearest non-tissue pixel, exact up to TUBE_RADIUS_MM[1] inside ``window``.
+def _tube_in_slice(
+    tissue: np.ndarray, spine_slice: tuple, window: TubeWindow, spacing_yx
+) -> tuple[np.ndarray, float] | None:
+    """(centre (y, x), radius mm) of the tube in ``window`` nearest its usual place, or None.
 
-    Computed on the window's bounding box grown by that radius (a nearest boundary within the
-    radius lies inside it), not on the whole slice.
+    The tube is a local maximum of the inscribed radius (distance to the nearest non-tissue
+    pixel), computed on the window's bounding box grown by TUBE_RADIUS_MM[1] (a nearest
+    boundary within that radius lies inside it), not on the whole slice.
     """
-    out = np.zeros(tissue.shape, dtype=float)
-    rows, cols = np.nonzero(window)
     margin = [int(np.ceil(TUBE_RADIUS_MM[1] / s)) + 1 for s in spacing_yx]
-    y0, y1 = max(rows.min() - margin[0], 0), rows.max() + margin[0] + 1
-    x0, x1 = max(cols.min() - margin[1], 0), cols.max() + margin[1] + 1
-    out[y0:y1, x0:x1] = ndimage.distance_transform_edt(np.pad(tissue[y0:y1, x0:x1], 1), sampling=spacing_yx)[
-        1:-1, 1:-1
-    ]
-    return out
+    outer = _window_box(spine_slice, window, spacing_yx, tissue.shape, margin)
+    r_mm, front, inside = _window_frame(outer, spine_slice, window, spacing_yx)
+    tissue = tissue[outer]
+    if not (tissue & inside).any():
+        return None
+    near = tuple(  # the window's own bounding box grown by the margin, within ``outer``
+        slice(max(int(i.min()) - m, 0), int(i.max()) + m + 1)
+        for i, m in zip(np.nonzero(inside), margin, strict=True)
+    )
+    padded = np.zeros([s.stop - s.start + 2 for s in near], dtype=bool)  # the box's edge counts as non-tissue
+    padded[1:-1, 1:-1] = tissue[near]
+    inscribed = ndimage.distance_transform_edt(padded, sampling=spacing_yx)[1:-1, 1:-1]
+    peaks = (
+        (inscribed == ndimage.maximum_filter(inscribed, size=3))
+        & inside[near]
+        & (inscribed >= TUBE_RADIUS_MM[0])
+        & (inscribed <= TUBE_RADIUS_MM[1])
+    )
+    if not peaks.any():
+        return None
+    off_usual = np.hypot(r_mm[near] - window.usual[0], front[near] - window.usual[1])
+    ky, kx = np.unravel_index(int(np.argmin(np.where(peaks, off_usual, np.inf))), peaks.shape)
+    centre = [o.start + n.start + k for o, n, k in zip(outer, near, (ky, kx), strict=True)]
+    return np.array(centre, dtype=float), float(inscribed[ky, kx])
+
+
+def _window_box(spine_slice: tuple, window: TubeWindow, spacing_yx, shape, margin) -> tuple[slice, slice]:
+    """The (y, x) box of ``window``'s corners, grown by ``margin`` + 1 pixels, clipped to ``shape``."""
+    centre, anterior, right, body_radius = spine_slice
+    r_mm = np.asarray(window.right_mm)[:, None, None]
+    a_mm = np.asarray(window.anterior_of_front_mm)[None, :, None] + body_radius
+    corners = (centre + (r_mm * right + a_mm * anterior) / np.asarray(spacing_yx)).reshape(-1, 2)
+    lo = np.clip(np.floor(corners.min(axis=0)).astype(int) - 1 - np.asarray(margin), 0, shape)
+    hi = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 2 + np.asarray(margin), 0, shape)
+    return slice(lo[0], hi[0]), slice(lo[1], hi[1])
+
+
+def _window_frame(box, spine_slice: tuple, window: TubeWindow, spacing_yx):
+    """In ``box``: right and anterior-of-the-body-front mm of every pixel, and whether it is in ``window``."""
+    centre, anterior, right, body_radius = spine_slice
+    yy, xx = np.ogrid[box[0], box[1]]
+    dy, dx = (yy - centre[0]) * spacing_yx[0], (xx - centre[1]) * spacing_yx[1]
+    r_mm = dy * right[0] + dx * right[1]
+    front = dy * anterior[0] + dx * anterior[1] - body_radius
+    inside = (
+        (r_mm >= window.right_mm[0])
+        & (r_mm <= window.right_mm[1])
+        & (front >= window.anterior_of_front_mm[0])
+        & (front <= window.anterior_of_front_mm[1])
+    )
+    return r_mm, front, inside
+
+
+def _around(centre_yx, radius_mm: float, spacing_yx, shape) -> tuple[tuple[slice, slice], np.ndarray]:
+    """The (y, x) box holding the disk of ``radius_mm`` around ``centre_yx`` (clipped to ``shape``), and the
+    squared mm distance of its pixels to the centre."""
+    reach = [radius_mm / s for s in spacing_yx]
+    lo = [max(int(np.floor(c - r)) - 1, 0) for c, r in zip(centre_yx, reach, strict=True)]
+    hi = [min(max(int(np.ceil(c + r)) + 2, 0), n) for c, r, n in zip(centre_yx, reach, shape, strict=True)]
+    yy, xx = np.ogrid[lo[0] : hi[0], lo[1] : hi[1]]
+    distance_sq = ((yy - centre_yx[0]) * spacing_yx[0]) ** 2 + ((xx - centre_yx[1]) * spacing_yx[1]) ** 2
+    return (slice(lo[0], hi[0]), slice(lo[1], hi[1])), distance_sq
 
 
 def _clean_track(found: dict, grid: WorkingGrid, max_gap_mm: float) -> dict:
@@ -146,8 +181,6 @@ def azygos_prior(
     """Azygos (right) and hemiazygos (left) disks beside the thoracic bodies, with any dense cast
     (> DENSE_LUMEN_HU: cement, contrast) within CAST_MARGIN_MM of them."""
     sy, sx = grid.spacing_mm[1:]
-    ny, nx = grid.shape[1:]
-    yy, xx = np.mgrid[:ny, :nx]
     mask = np.zeros(grid.shape, dtype=bool)
     for z, (centre, anterior, right, body_radius) in slices.items():
         if not thoracic[z]:
@@ -155,10 +188,17 @@ def azygos_prior(
         for side in (1.0, -1.0):
             offset = (0.65 * body_radius + radius_mm) * side * right + 0.55 * body_radius * anterior
             c = centre + offset / np.array([sy, sx])
-            distance_sq = ((yy - c[0]) * sy) ** 2 + ((xx - c[1]) * sx) ** 2
-            cast = (grid.hu[z] > DENSE_LUMEN_HU) & (distance_sq <= (radius_mm + CAST_MARGIN_MM) ** 2)
-            mask[z] |= (distance_sq <= radius_mm**2) | cast
+            mask[z] |= _disk_with_cast(grid.hu[z], c, radius_mm, (sy, sx))
     return mask & tissue
+
+
+def _disk_with_cast(hu: np.ndarray, centre_yx, radius_mm: float, spacing_yx) -> np.ndarray:
+    """A disk of ``radius_mm``, and the pixels denser than DENSE_LUMEN_HU within CAST_MARGIN_MM of it."""
+    out = np.zeros(hu.shape, dtype=bool)
+    box, distance_sq = _around(centre_yx, radius_mm + CAST_MARGIN_MM, spacing_yx, hu.shape)
+    cast = (hu[box] > DENSE_LUMEN_HU) & (distance_sq <= (radius_mm + CAST_MARGIN_MM) ** 2)
+    out[box] = (distance_sq <= radius_mm**2) | cast
+    return out
 
 
 def heart_mask(
@@ -187,7 +227,7 @@ def heart_mask(
     tissue = lung_on_right & lung_on_left & soft
     if not tissue.any():
         return tissue
-    heart = cc3d.largest_k(tissue, k=1, connectivity=6) > 0
+    heart = largest_component(tissue)
     area = heart.sum(axis=(1, 2))
     peak = int(np.argmax(area))
     narrow = np.nonzero(area < HEART_MIN_AREA_FRACTION * area[peak])[0]
@@ -203,11 +243,9 @@ def heart_mask(
 def _add_front(heart: np.ndarray, lungs: np.ndarray, soft: np.ndarray) -> None:
     """Add the tissue in front of the heart inside the lungs' convex hull, where no lung lies on
     both sides (the right ventricle behind the sternum, between the lungs' anterior tips)."""
-    from skimage.morphology import convex_hull_image
-
     behind_is_heart = np.cumsum(heart[:, ::-1], axis=1, dtype=np.int32)[:, ::-1] > 0
     for z in np.nonzero(heart.any(axis=(1, 2)))[0]:
-        heart[z] |= convex_hull_image(lungs[z]) & behind_is_heart[z] & soft[z]
+        heart[z] |= convex_hull(lungs[z]) & behind_is_heart[z] & soft[z]
 
 
 def right_heart(heart: np.ndarray, grid: WorkingGrid) -> np.ndarray:
@@ -217,7 +255,7 @@ def right_heart(heart: np.ndarray, grid: WorkingGrid) -> np.ndarray:
     """
     if not heart.any():
         return heart
-    _, cy, cx = ndimage.center_of_mass(heart)
+    _, cy, cx = np.argwhere(heart).mean(axis=0)
     ny, nx = heart.shape[1:]
     yy, xx = np.mgrid[:ny, :nx]
     sy, sx = grid.spacing_mm[1:]
@@ -251,8 +289,6 @@ def ivc_course(
     by that much where fat does not outline the vein.
     """
     sy, sx = grid.spacing_mm[1:]
-    ny, nx = grid.shape[1:]
-    yy, xx = np.mgrid[:ny, :nx]
     usual = np.array(IVC_WINDOW.usual)
     good = {}
     for z, (centre, r) in track.items():
@@ -287,9 +323,7 @@ def ivc_course(
     centres = np.array([anchors[z] for z in zs])
     for z in range(int(zs[0]), min(int(zs[-1]), top, grid.shape[0] - 1) + 1):
         cy, cx = np.interp(z, zs, centres[:, 0]), np.interp(z, zs, centres[:, 1])
-        distance_sq = ((yy - cy) * sy) ** 2 + ((xx - cx) * sx) ** 2
-        cast = (grid.hu[z] > DENSE_LUMEN_HU) & (distance_sq <= (radius + CAST_MARGIN_MM) ** 2)
-        mask[z] = ((distance_sq <= radius**2) | cast) & tissue[z]
+        mask[z] = _disk_with_cast(grid.hu[z], (cy, cx), radius, (sy, sx)) & tissue[z]
     return mask
 
 
