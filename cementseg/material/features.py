@@ -30,7 +30,7 @@ class ScanScale:
     def __init__(self, volume: CTVolume, settings: Settings, anatomy: AnatomyMap | None = None):
         scan_max = float(volume.hu.max()) if volume.hu.size else 0.0
         self.extended = scan_max > settings.hu_ceiling_12bit + 1
-        levels = {name: _structure_hu(volume, anatomy, name) for name in BLOOD_POOLS}
+        levels = _blood_pool_hu_levels(volume, anatomy)
         self.blood_hu = {name: level and level[0] for name, level in levels.items()}
         self.blood_peak_hu = {name: level and level[1] for name, level in levels.items()}
         self.pv = partial_volume_factor(
@@ -39,10 +39,26 @@ class ScanScale:
         self.voxel_mm = float(max(volume.spacing_mm))
 
 
-def _structure_hu(volume: CTVolume, anatomy: AnatomyMap | None, name: str) -> tuple[float, float] | None:
+def _blood_pool_hu_levels(volume: CTVolume, anatomy: AnatomyMap | None) -> dict:
+    """(median, 90th percentile) HU of each of BLOOD_POOLS, None where absent; one pass over the map."""
     if anatomy is None:
-        return None
-    cells = np.argwhere(anatomy.mask(name))
+        return dict.fromkeys(BLOOD_POOLS)
+    codes = np.array([STRUCTURES[name] for name in BLOOD_POOLS])
+    wanted = np.zeros(max(256, int(codes.max()) + 1), dtype=bool)
+    wanted[codes] = True
+    flat = np.flatnonzero(wanted[anatomy.structures])
+    values = anatomy.structures.reshape(-1)[flat]
+    order = np.argsort(values, kind="stable")  # by structure, each in raster order (as np.argwhere)
+    flat, values = flat[order], values[order]
+    starts, stops = np.searchsorted(values, codes), np.searchsorted(values, codes, side="right")
+    return {
+        name: _structure_hu(volume, anatomy, np.column_stack(np.unravel_index(flat[a:b], anatomy.structures.shape)))
+        for name, a, b in zip(BLOOD_POOLS, starts, stops, strict=True)
+    }
+
+
+def _structure_hu(volume: CTVolume, anatomy: AnatomyMap, cells: np.ndarray) -> tuple[float, float] | None:
+    """(median, 90th percentile) CT HU at the working-grid ``cells`` (z, y, x) of one structure."""
     if len(cells) < 5:
         return None
     zyx = np.rint(volume.lps_to_index(anatomy.voxel_centres_lps(_sample(cells)))).astype(int)
