@@ -17,6 +17,9 @@ and every connected part outside is a finding of its own.
    join their largest neighbour, parts within the fill margin join the fill, a short generic
    stretch between the cortex and a named compartment joins the compartment (not a venous
    trunk: the plexus or segmental vein leading to the IVC or azygos is a finding of its own).
+   An IVC or azygos part is followed down from its cranial end as a cast; what lies at its foot
+   beyond the cast's cross-section, on the body's side, is the tributary that brought the
+   cement (an HU-based map cannot place an unenhanced trunk's wall) and goes back to step 4.
 4. Generic parts are refined by what surrounds them (lung -> pulmonary embolus, heart ->
    right heart), by shape and place (a thin cranio-caudal cast in front of the body is in the
    IVC, or at thoracic levels right next to it in the azygos vein; thin paravertebral cement
@@ -204,8 +207,12 @@ def _split_cement(
     local = zyx - lo
     crop = np.zeros(tuple(zyx.max(0) - lo + 1), dtype=np.uint16)
     cement_fraction = candidate.cement_fraction
-    parts = _merged_parts(crop, local, codes, leak_codes, outside, cement_fraction, volume, spine, settings)
+    merge = (leak_codes, outside, cement_fraction, volume, spine, settings)
+    parts = _merged_parts(crop, local, codes, *merge)
     if spine.has_bodies:
+        recoded = _tributaries_off_trunk_casts(parts, zyx, outside, volume, spine, settings)
+        if recoded is not None:
+            parts = _merged_parts(crop, local, recoded, *merge)
         _split_off_ivc_casts(parts, zyx, outside, leak_codes, volume, spine, settings)
     fill_of_part = {label: part.code - FILL_CODE for label, part in parts.items() if part.code >= FILL_CODE}
     source_of_part = _sources_by_connectivity(parts, fill_of_part)
@@ -285,6 +292,66 @@ def _merged_parts(
             return parts
     log.info("part merging did not settle; reporting the last partition")
     return parts
+
+
+def _tributaries_off_trunk_casts(
+    parts: dict[int, _Part], zyx, outside, volume, spine, settings
+) -> np.ndarray | None:
+    """Per-voxel codes with the tributary at the foot of an IVC or azygos cast taken off it, or None.
+
+    Cement in a venous trunk is a cast running along it, cranio-caudally; the plexus or
+    segmental vein that brought it in runs across, in the axial plane, from the vertebral body.
+    An HU-based map cannot place the trunk's wall (unenhanced blood has the density of the crus
+    and psoas), so its lumen may take in that tributary's last centimetres. Followed slice by
+    slice from its cranial end, a cast (at least twice as long as a vein cast is thick) keeps
+    its own cross-section; voxels at its foot beyond that cross-section, lying (by their
+    median) nearer the body than the cast, are the tributary: their location goes back to
+    shape and position (generic), which call a thin run next to the body paravertebral venous.
+    None when no part changes.
+    """
+    voxel_lps = np.abs(volume.direction * np.array(volume.spacing_mm[::-1])[np.newaxis, :]).sum(axis=1)
+    reach_mm = settings.venous_max_thickness_mm / 2.0 + float(np.hypot(voxel_lps[0], voxel_lps[1])) / 2.0
+    codes = np.zeros(len(zyx), np.uint16)
+    for part in parts.values():
+        codes[part.flat_index] = part.code
+    changed = False
+    for part in parts.values():
+        if part.code not in _VENOUS_TRUNKS:
+            continue
+        lps = spine.ct_lps(zyx[part.flat_index])
+        on_cast = _cast_cross_sections(lps, voxel_lps[2], reach_mm)
+        cast_length_mm = np.ptp(lps[on_cast, 2]) + voxel_lps[2] if on_cast.any() else 0.0
+        off = part.flat_index[~on_cast]
+        elongated = cast_length_mm >= 2.0 * settings.venous_max_thickness_mm
+        if not elongated or off.size == 0:
+            continue
+        if np.median(outside[off]) >= np.median(outside[part.flat_index[on_cast]]):
+            continue  # not on the body's side of the cast: something else in the trunk
+        codes[off] = LOCATION_CODES["other"]
+        changed = True
+    return codes if changed else None
+
+
+def _cast_cross_sections(lps: np.ndarray, slice_mm: float, reach_mm: float) -> np.ndarray:
+    """Which points (LPS mm) a cast followed down from its cranial end holds, slice by slice.
+
+    In each axial slice the cast keeps the points within ``reach_mm`` (in plane) of its
+    centre in the slice above; it ends at the first slice where none is left.
+    """
+    level = np.rint(lps[:, 2] / slice_mm).astype(int)
+    on_cast = np.zeros(len(lps), bool)
+    centre = None
+    for value in sorted(np.unique(level), reverse=True):
+        rows = np.flatnonzero(level == value)
+        plane = lps[rows, :2]
+        if centre is None:
+            centre = plane.mean(axis=0)
+        near = np.linalg.norm(plane - centre, axis=1) <= reach_mm
+        if not near.any():
+            break
+        on_cast[rows[near]] = True
+        centre = plane[near].mean(axis=0)
+    return on_cast
 
 
 def _split_off_ivc_casts(parts: dict[int, _Part], zyx, outside, leak_codes, volume, spine, settings) -> None:

@@ -215,3 +215,28 @@ def test_cement_bulge_taken_into_the_body_mask_is_cut_off_by_the_opening():
     assert not (beyond_cusp & ~leak).any()
     without_opening = locate_findings([candidate(volume, mass, 1)], volume, anatomy, Settings(body_opening_mm=0.0))
     assert not any(c.is_leak for c in without_opening)
+
+
+def test_tributary_at_the_foot_of_an_ivc_cast_is_paravertebral_venous():
+    """A plexus runs across, in one axial slab, from L2 into the IVC box of the map and a cast
+    runs up the IVC from its end: the map's IVC takes in the plexus's last 12 mm, but only the
+    cast's own cross-section there belongs to the cast; the rest of the run is the plexus."""
+    start, end = np.array([24.0, 50.0, 44.0]), np.array([24.0, 22.0, 18.0])  # z, y, x mm
+    plexus = np.zeros(SHAPE, bool)
+    for t in np.linspace(0.0, 1.0, 80):
+        plexus |= ball(start + t * (end - start), 1.5)
+    cast = box((slice(24, 62), slice(21, 24), slice(17, 20)))  # 38 mm up the IVC, 3 x 3 mm
+    mass = FILL | plexus | cast
+    volume = volume_with(mass)
+    components = locate_findings([candidate(volume, mass, 1)], volume, anatomy_map(), Settings())
+    leaks = {c.location: c for c in components if c.is_leak}
+    assert sorted(leaks) == ["inferior_vena_cava", "paravertebral_venous"]
+    assert np.isin(_flat(cast), leaks["inferior_vena_cava"].flat_index).all()
+    run = plexus & ~cast & ~box(BODY_L2)
+    in_ivc_box = _flat(run & box(IVC))
+    assert len(in_ivc_box) > 50  # the map's IVC does take in a long stretch of the plexus
+    z, y, x = np.unravel_index(np.intersect1d(_flat(run), leaks["inferior_vena_cava"].flat_index), SHAPE)
+    # only the cast's own cross-section
+    assert np.hypot(y - 22.0, x - 18.0).max() <= Settings().venous_max_thickness_mm
+    in_plexus = np.isin(_flat(run), leaks["paravertebral_venous"].flat_index)
+    assert in_plexus.mean() >= 0.8, in_plexus.mean()  # the rest: the cast's cross-section, the fill margin

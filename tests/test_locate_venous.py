@@ -25,6 +25,8 @@ VENOUS = {"paravertebral_venous", "inferior_vena_cava", "azygos_system"}
         ("ivc_linear_leak", 1.5, 0, {"paravertebral_venous", "inferior_vena_cava"}),
         ("ivc_and_pulmonary", 1.5, 1, {"paravertebral_venous", "inferior_vena_cava"}),
         ("paravertebral_to_lungs", 3.0, 0, {"paravertebral_venous", "azygos_system"}),
+        # the segmental vein's end inside the map's azygos lumen stays the segmental vein
+        ("paravertebral_to_lungs", 1.5, 0, {"paravertebral_venous", "azygos_system"}),
     ],
 )
 def test_plexus_ivc_and_azygos_leaks_get_their_truth_locations(scenario, spacing_mm, seed, expected):
@@ -60,3 +62,20 @@ def test_a_soft_tissue_blob_in_real_ct_is_not_a_vein(totalseg_example):
     case = insert(volume, labels, "paravertebral_soft_tissue", seed=0)
     score = score_scan(scan(case.volume), case, "real abdomen + paravertebral_soft_tissue")
     assert _soft_tissue_leaks(score) == ["paravertebral_soft_tissue"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_plexus_into_the_ivc_in_real_ct_keeps_its_location(totalseg_example, seed):
+    """Real abdomen (3 mm), cement inserted from L1 along the anterior plexus into the IVC and up it:
+    the built-in IVC lumen takes in the plexus's last centimetres; the plexus is still the plexus."""
+    from cementseg.io import load
+    from cementseg.phantom.insert import insert
+
+    volume = load(totalseg_example / "abdomen_ct.nii.gz")
+    labels = load(totalseg_example / "abdomen_seg_v1.nii.gz")
+    case = insert(volume, labels, "ivc_linear_leak", seed=seed)
+    score = score_scan(scan(case.volume), case, f"real abdomen + ivc_linear_leak seed {seed}")
+    venous = [t for t in score.truth_leaks if t["location"] in VENOUS and t["required"]]
+    assert {t["location"] for t in venous} == {"paravertebral_venous", "inferior_vena_cava"}
+    assert [(t["location"], t["predicted_location"]) for t in venous if not t["location_correct"]] == []

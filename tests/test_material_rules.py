@@ -208,3 +208,33 @@ def test_cast_touching_a_contrast_column_counts_no_contrast_as_cement():
     assert most.material == "contrast", most.reason
     cast_ml = math.pi * 1.25**2 * np.linalg.norm([3, 0, 45]) / 1000
     assert found.evidence["volume_pv_ml"] == pytest.approx(cast_ml, rel=0.15)
+
+
+def test_ctpa_enhanced_pulmonary_arteries_on_coarse_voxels_are_contrast_and_an_embolus_cement():
+    """CTPA, 3 mm voxels: pulmonary arteries of 480 HU in lung, the largest holding a cement embolus.
+
+    The map's artery outline is wider than the lumen (a coarse grid takes in partial-volumed
+    lung), so the blood around a short piece of lumen looks unenhanced and a thin line there
+    would mix with lung; but the whole tree carries the one contrast level its ventricle mixed,
+    so lumen as dense as that level is contrast, and only the embolus is cement.
+    """
+    # (start, end, radius mm): a 12 mm artery and two short 9 mm branches one slice long
+    ends = [
+        ((30, 30, 6), (30, 30, 84), 6.0),
+        ((42, 45, 13.5), (42, 45, 16.5), 4.5),
+        ((42, 45, 73.5), (42, 45, 76.5), 4.5),
+    ]
+    embolus = ellipsoid(O + (30, 30, 45), (1.6, 1.6, 4.0))
+    lumens = [(tube(O + a, O + b, r), 480.0) for a, b, r in ends]
+    parts = [(BODY, 120.0), (FILL, 2200.0), *lumens, (embolus, 2200.0)]
+    volume = render((30, 20, 20), (3.0, 3.0, 3.0), parts, -850.0, supersample=4, blur_mm=0.5)
+    lung = box(O + (18.0, 18.0, 0.0), O + (60.0, 60.0, 90.0))
+    outlines = [("pulmonary_artery", tube(O + a, O + b, r + 1.5)) for a, b, r in ends]
+    candidates = classified(volume, anatomy_on_grid(volume, [("lung", lung), *outlines], [BODY]))
+    shape, spacing = volume.shape, volume.spacing_mm
+    found = holding(candidates, np.flatnonzero(fraction(shape, spacing, embolus) > 0.3))
+    assert found and all(c.material == "cement" for c in found), [c.reason for c in found]
+    lumen = np.flatnonzero(sum(fraction(shape, spacing, solid) for solid, _ in lumens) > 0)
+    in_lumen = [c for c in holding(candidates, lumen) if c not in found]
+    assert len(in_lumen) >= 3, "pieces of enhanced lumen must reach the faint pass on 3 mm voxels"
+    assert all(c.material == "contrast" for c in in_lumen), [c.reason for c in in_lumen]

@@ -24,7 +24,8 @@ rules (`rules.py`) weigh shape, surroundings and anatomy, in this order:
 
 Without an anatomy map the rules that need it are skipped; the reason says so.
 Cement candidates also get ``cement_fraction`` and ``evidence["volume_pv_ml"]``, the
-partial-volume cement volume (`cement_volume.py`).
+partial-volume cement volume (`cement_volume.py`); one that is nothing but the blurred edge of
+a contrast candidate it touches (no voxel denser than that contrast) becomes contrast there.
 """
 
 from __future__ import annotations

@@ -31,7 +31,9 @@ def set_cement_fractions(candidates: list[Candidate], volume: CTVolume, settings
     beside a small artery on coarse voxels). Cement HU: the
     candidate's own plateau (median HU of its voxels one voxel deep inside it) when it is at least `cement_plateau_min_voxels` voxels
     across, else the plateau of a fill it touches, else the median plateau of the scan's
-    thick cement (one procedure, one cement), else `cement_reference_hu`.
+    thick cement (one procedure, one cement), else `cement_reference_hu`. Voxels beside a
+    contrast candidate the cement touches and no denser than it are handed to that contrast; a
+    candidate made of nothing else becomes contrast (the contrast column's blurred edge).
     """
     cement = [c for c in candidates if c.material == "cement"]
     if not cement:
@@ -55,7 +57,10 @@ def set_cement_fractions(candidates: list[Candidate], volume: CTVolume, settings
         background = pool if enhanced else max(candidate.evidence["local_background_hu"], settings.soft_tissue_hu)
         contrast = [by_id[i] for i in candidate.evidence.get("touches", []) if by_id[i].material == "contrast"]
         share, contrast_only = _cement_share(candidate, volume, background, cement_hu, taken, contrast)
-        if contrast_only.any() and not contrast_only.all():
+        if contrast and contrast_only.all():
+            _edge_of_contrast(candidate, max(contrast, key=lambda c: c.voxel_count))
+            continue
+        if contrast_only.any():
             _hand_over(candidate, contrast_only, max(contrast, key=lambda c: c.voxel_count), volume)
             share, _ = _cement_share(candidate, volume, background, cement_hu, taken, contrast)
         candidate.cement_fraction = share
@@ -64,6 +69,17 @@ def set_cement_fractions(candidates: list[Candidate], volume: CTVolume, settings
         candidate.evidence["volume_pv_ml"] = float(
             candidate.cement_fraction.sum() * volume.voxel_volume_mm3 / 1000.0
         )
+
+
+def _edge_of_contrast(candidate: Candidate, contrast: Candidate) -> None:
+    """Call contrast a candidate whose every voxel lies beside a contrast candidate it touches and
+    is no denser than that contrast: it holds no cement, it is the contrast's blurred edge."""
+    candidate.material = "contrast"
+    candidate.reason = (
+        f"beside the contrast it touches (candidate {contrast.id}) and no denser than it "
+        f"(HU p95 {candidate.hu_p95:.0f} <= {contrast.hu_p95:.0f}): that contrast's blurred edge"
+    )
+    candidate.evidence["confidence"] = 0.7
 
 
 def _has_plateau(candidate: Candidate, volume: CTVolume, settings: Settings) -> bool:

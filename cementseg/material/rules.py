@@ -40,6 +40,8 @@ VENOUS_ROUTE = (
 _MIN_VOXELS_FOR_SPREAD = 8
 #: where cement arrives only as an embolus, through the heart
 EMBOLIC = ("heart", "right_heart", "pulmonary_artery", "lung")
+#: arterial trees fed by a ventricle: the ventricle mixes contrast and blood into one level
+MIXED_POOLS = ("pulmonary_artery", "aorta")
 
 
 def fraction_in(f: dict, names) -> float:
@@ -250,11 +252,16 @@ def enhanced_pool_hu(f: dict, scale: ScanScale, s: Settings) -> float | None:
     """HU of the enhanced blood around the candidate, None when that blood is not enhanced.
 
     When the pool next to it is enhanced, the scan-wide contrast level (90th percentile) of
-    the vessel holding it counts if higher: small vessels lose HU to partial volume.
+    the vessel holding it counts if higher: small vessels lose HU to partial volume. Blood
+    that has passed a ventricle (`MIXED_POOLS`) carries one contrast level through its whole
+    tree, so that level holds in a small pulmonary artery too, whose voxels the lung around it
+    darkens below the enhanced level (refluxed contrast in a vein, by contrast, does not mix).
     """
     pool = f.get("blood_pool_hu")
     if pool is None or pool < s.enhanced_blood_min_hu:
-        return None
+        mixed = [scale.blood_peak_hu.get(name) for name in MIXED_POOLS if fraction_in(f, [name]) >= 0.3]
+        mixed = [hu for hu in mixed if hu is not None and hu >= s.enhanced_blood_min_hu]
+        return max(mixed) if mixed else None
     levels = [scale.blood_peak_hu.get(name) for name in BLOOD_POOLS if fraction_in(f, [name]) >= 0.3]
     return max([pool] + [hu for hu in levels if hu is not None])
 
