@@ -7,7 +7,9 @@ truth leak. A prediction is the findings JSON plus its label volume (component i
 
 * A truth leak is *found* when a predicted leak component covers at least one of its voxels
   (after a one-voxel dilation, so a one-voxel offset at a partial-volumed edge still counts); its
-  predicted location is that of the predicted leak covering most of it.
+  predicted location is that of the predicted leak covering most of its own voxels (of the
+  dilated ones only when none of its own is covered: the dilation must not let a larger
+  neighbouring leak outvote a small one).
 * A predicted leak is *false* when it touches no truth leak; it is a *fill called leak* when most
   of its voxels are intended fill, a *confounder called leak* when most are metal/contrast/calcium.
 * Volume error: (predicted - true) / true total leak volume, the truth from the manifest's
@@ -142,9 +144,14 @@ def score_case(
     for leak in _truth_leak_objects(truth_labels, truth_instances, manifest, voxel_volume_mm3):
         grown_box, grown = _dilated(leak["labels"], leak["box"], leak["label"])
         hits = predicted[grown_box][grown & leak_mask[grown_box]]
-        ids, counts = np.unique(hits, return_counts=True)
+        ids = np.unique(hits)
         covered_predictions.update(int(i) for i in ids)
-        predicted_location = components[int(ids[np.argmax(counts)])]["location"] if len(ids) else None
+        own = leak["labels"][grown_box] == leak["label"]
+        own_hits = predicted[grown_box][own & leak_mask[grown_box]]
+        majority = np.unique(own_hits if own_hits.size else hits, return_counts=True)
+        predicted_location = (
+            components[int(majority[0][np.argmax(majority[1])])]["location"] if len(ids) else None
+        )
         under = predicted[grown_box][grown]
         under = under[under > 0]
         covered_by = None

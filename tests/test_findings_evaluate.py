@@ -111,3 +111,24 @@ def test_cli_evaluate_scores_files_and_a_folder(tmp_path):
         main, ["evaluate", str(case / "broken.json"), str(case / "labels.nii.gz"), str(case / "truth.nii.gz")]
     )
     assert result.exit_code == 3 and "not valid JSON" in result.output
+
+
+def test_a_small_leak_takes_the_location_covering_its_own_voxels():
+    """A one-voxel plexus leak at the foot of an IVC cast: its one-voxel tolerance zone holds more
+    IVC prediction than plexus, but its own voxel is predicted plexus -- that is its location."""
+    from cementseg.vocabulary import LOCATION_CODES
+
+    _, findings = _prediction()
+    data = json.loads(findings.to_json())
+    labels = findings.label_volume().copy()
+    ivc = next(c for c in data["components"] if c["location"] == "inferior_vena_cava")
+    plexus = dict(ivc, id=max(c["id"] for c in data["components"]) + 1, location="paravertebral_venous")
+    data["components"].append(plexus)
+    foot = (20, 22, 18)  # one voxel of the cast's lowest slice
+    labels[foot] = plexus["id"]
+    truth = _truth()
+    truth[foot] = LOCATION_CODES["paravertebral_venous"]
+    score = score_case(data, labels, truth, 1.0)
+    by_location = {leak["location"]: leak for leak in score.truth_leaks}
+    assert by_location["paravertebral_venous"]["predicted_location"] == "paravertebral_venous"
+    assert by_location["inferior_vena_cava"]["predicted_location"] == "inferior_vena_cava"
