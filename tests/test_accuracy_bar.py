@@ -31,7 +31,7 @@ PHANTOM_CASES = [
     ("pulmonary_emboli_only", 1.5, 1),
     ("intradiscal", 3.0, 0),
     ("ctpa_no_cement", 1.5, 0),
-    ("paravertebral_to_lungs", 1.5, 0),
+    ("ivc_and_pulmonary", 1.5, 0),  # a faint dip at the end of the view no longer splits L5
 ]
 
 REAL_PLANS = ["clean_fill", "intradiscal", "epidural", "paravertebral_soft_tissue", "ivc_linear_leak"]

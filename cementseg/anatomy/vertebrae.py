@@ -47,6 +47,7 @@ MIN_DISC_SPACING_MM = 14.0
 DISC_WEIGHT_FULL_HU = 200.0  # bone at or above this HU weighs 1 in the disc profile
 TALL_SEGMENT = 1.4  # a stretch between discs this many typical pitches long hides a disc
 SHORT_SEGMENT = 0.75  # a stretch between discs this much shorter than its neighbours is one split body
+FAINT_END_DIP = 0.5  # a dip near an end of the view this much fainter than the other discs is no disc
 MIN_FAINT_DIP = 0.03
 MIN_DISC_DIP = 0.2  # the weighted profile must dip this much below its neighbours at a disc
 
@@ -255,7 +256,7 @@ def disc_planes(grid: WorkingGrid, body_mask: np.ndarray, centreline: np.ndarray
     )
     found = dict(zip((dips - 1).tolist(), props["prominences"].tolist(), strict=True))
     found.update(_missed_discs(profile, sorted(found)))
-    found = _drop_split_bodies(found)
+    found = _drop_faint_end_dips(_drop_split_bodies(found), len(profile))
     return [
         DiscPlane(
             centre_zyx=path[i] / spacing,
@@ -324,6 +325,26 @@ def _drop_split_bodies(dips: dict[int, float]) -> dict[int, float]:
         if ratio[k] >= SHORT_SEGMENT:
             break
         del dips[min(at[k], at[k + 1], key=dips.get)]
+    return dips
+
+
+def _drop_faint_end_dips(dips: dict[int, float], length: int) -> dict[int, float]:
+    """Drop an outermost dip lying within half the disc-to-disc pitch of an end of the profile
+    when it dips less than FAINT_END_DIP times the median of the other dips.
+
+    Beyond such a dip the view shows too little of a body to check its height (the test of
+    `_drop_split_bodies`), and the smoothed centreline bends at the end of the view, tilting the
+    sampling disks into the body; a real disc there dips like the others.
+    """
+    if len(dips) < 3:
+        return dips
+    dips = dict(dips)
+    at = sorted(dips)
+    pitch = float(np.median(np.diff(at)))
+    for end, distance in ((at[0], at[0]), (at[-1], length - 1 - at[-1])):
+        others = [dip for position, dip in dips.items() if position != end]
+        if distance < pitch / 2 and dips[end] < FAINT_END_DIP * float(np.median(others)):
+            del dips[end]
     return dips
 
 
