@@ -51,6 +51,8 @@ POSTERIOR_ELEMENTS_REACH_MM = 50.0  # laminae, spinous and transverse processes 
 FORAMEN_WIDTH_MM = 15.0
 FORAMEN_HALF_HEIGHT_MM = 7.0
 PROSTHESIS_HU = 2000.0
+LUNG_ISLAND_MAX_ML = 1.0  # a dense piece this small with nearly all of it touching lung is no bone
+LUNG_ISLAND_SHARE = 0.9
 PROSTHESIS_MIN_ML = 5.0
 PROSTHESIS_MIN_LATERAL_MM = 50.0
 
@@ -154,7 +156,7 @@ def builtin_masks(
         spine_parts["frame"] = frame
         masks.update(_vessels(grid, body, lungs, spine, settings))
     spine_structures = [masks.get(k) for k in ("vertebral_body", "posterior_elements") if k in masks]
-    masks["other_bone"] = _other_bone(bone & body, spine_structures)
+    masks["other_bone"] = _other_bone(grid, bone & body, spine_structures, lungs)
     masks["hip_prosthesis"] = _hip_prosthesis(grid, canal)
     return masks, spine_parts
 
@@ -426,12 +428,26 @@ def _anterior_of_spine(grid: WorkingGrid, slices: dict, margin_mm: float = 15.0)
     return out
 
 
-def _other_bone(bone: np.ndarray, spine_structures: list[np.ndarray]) -> np.ndarray:
+def _other_bone(
+    grid: WorkingGrid, bone: np.ndarray, spine_structures: list[np.ndarray], lungs: np.ndarray
+) -> np.ndarray:
+    """Bone outside the spine, less islands in the lung: bone never lies inside the lung (a dense
+    speck there is an embolus, a granuloma or a vessel seen end-on), so a piece under
+    LUNG_ISLAND_MAX_ML with at least LUNG_ISLAND_SHARE of its voxels touching lung is not bone."""
     out = bone.copy()
     for mask in spine_structures:
         out &= ~mask
+    crop = bounding_box(out)
+    if crop is None or not lungs[crop].any():
+        return out
+    labels, n = cc3d.connected_components(out[crop], connectivity=26, return_N=True)
+    by_lung = ndimage.binary_dilation(lungs[crop], np.ones((3, 3, 3), bool))
+    size = np.bincount(labels.ravel(), minlength=n + 1)
+    near_lung = np.bincount(labels[by_lung], minlength=n + 1)
+    island = (near_lung >= LUNG_ISLAND_SHARE * size) & (size * grid.voxel_ml < LUNG_ISLAND_MAX_ML)
+    island[0] = False
+    out[crop] &= ~island[labels]
     return out
-
 
 def _hip_prosthesis(grid: WorkingGrid, canal: CanalTrack | None) -> np.ndarray:
     """Large metal (> PROSTHESIS_HU on the working grid) components well lateral of the spine."""
