@@ -162,14 +162,14 @@ class SpineContext:
         distance = np.empty(len(ct_zyx))
         distance[in_box] = ndimage.map_coordinates(self.signed_mm, box_index[in_box].T, order=1)
         if (~in_box).any():
-            distance[~in_box] = self.tree.query(self.ct_lps(ct_zyx[~in_box]))[0]
+            distance[~in_box] = self.tree.query(self.ct_lps(ct_zyx[~in_box]), workers=-1)[0]
         return distance
 
     def nearest_body(self, lps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(distance mm to the nearest body surface voxel centre, that body's id) per LPS point."""
         if not self.has_bodies:
             return np.full(len(lps), np.inf), np.zeros(len(lps), int)
-        distance, index = self.tree.query(lps)
+        distance, index = self.tree.query(lps, workers=-1)
         return distance, self.surface_ids[index]
 
     def location_codes(self, ct_zyx: np.ndarray) -> np.ndarray:
@@ -201,7 +201,7 @@ class SpineContext:
         where the nearest body surface is an endplate (straight above or below) inside the body's
         axial outline.
         """
-        distance, index = self.tree.query(lps)
+        distance, index = self.tree.query(lps, workers=-1)
         ids = self.surface_ids[index]
         delta = lps - self.surface_lps[index]
         vertical = np.abs(delta[:, 2]) >= 0.7 * np.maximum(distance, 1e-6)
