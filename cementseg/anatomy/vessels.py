@@ -24,7 +24,7 @@ from scipy import ndimage
 
 from .body import fill_holes_per_slice, largest_component
 from .grid import WorkingGrid
-from .morphology import bounding_box, convex_hull
+from .morphology import convex_hull
 
 BLOOD_HU = (-20.0, 600.0)
 TUBE_RADIUS_MM = (6.0, 20.0)
@@ -35,8 +35,6 @@ CAST_MARGIN_MM = 8.0  # ... and counts as that vein up to this far outside its d
 IVC_PRIOR_RADIUS_MM = 10.0  # the IVC drawn at its usual place when no tracked centre is near it
 IVC_ABOVE_LUNG_BASE_MM = 30.0  # without a heart in view, the IVC is drawn this far above the lung bases
 HEART_MIN_AREA_FRACTION = 0.35  # the mediastinum above and below the heart is narrower than this
-HEART_NECK_MM = 18.0  # an adult heart is wider than twice this in every slice but its tips; what joins
-# it through a narrower neck (a diaphragm dome at the lung base) is not heart
 
 
 @dataclass(frozen=True)
@@ -229,7 +227,7 @@ def heart_mask(
     tissue = lung_on_right & lung_on_left & soft
     if not tissue.any():
         return tissue
-    heart = _cut_at_necks(tissue, grid.spacing_mm)
+    heart = largest_component(tissue)
     area = heart.sum(axis=(1, 2))
     peak = int(np.argmax(area))
     narrow = np.nonzero(area < HEART_MIN_AREA_FRACTION * area[peak])[0]
@@ -240,23 +238,6 @@ def heart_mask(
     if heart.sum() * grid.voxel_ml < (min_heart_ml / 3 if cut_by_view else min_heart_ml):
         return np.zeros_like(heart)
     return heart
-
-
-def _cut_at_necks(tissue: np.ndarray, spacing_mm) -> np.ndarray:
-    """The largest mass of ``tissue`` without what joins it through in-plane necks narrower than
-    2 x HEART_NECK_MM (a diaphragm dome touching the heart at the lung base): opened slice by
-    slice with a disk of that radius, the largest component kept and grown back by the disk
-    within ``tissue``."""
-    radius = np.maximum(np.rint(HEART_NECK_MM / np.asarray(spacing_mm[1:])).astype(int), 1)
-    yy, xx = np.ogrid[-radius[0] : radius[0] + 1, -radius[1] : radius[1] + 1]
-    disk = ((yy / radius[0]) ** 2 + (xx / radius[1]) ** 2 <= 1.0)[np.newaxis]
-    crop = bounding_box(tissue)
-    out = np.zeros_like(tissue)
-    if crop is None:
-        return out
-    core = largest_component(ndimage.binary_opening(tissue[crop], structure=disk))
-    out[crop] = largest_component(ndimage.binary_dilation(core, structure=disk) & tissue[crop])
-    return out
 
 
 def _add_front(heart: np.ndarray, lungs: np.ndarray, soft: np.ndarray) -> None:
