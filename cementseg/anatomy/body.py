@@ -9,6 +9,7 @@ from scipy import ndimage
 from .grid import WorkingGrid
 from .morphology import bounding_box, box, close, open_
 
+SLAB_SLICES = 16  # slices labelled or counted at a time (bounds the temporaries)
 IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
 IN_PLANE[1] = ndimage.generate_binary_structure(2, 1)  # 4-connected within an axial slice, no z neighbours
 
@@ -16,20 +17,43 @@ IN_PLANE[1] = ndimage.generate_binary_structure(2, 1)  # 4-connected within an a
 def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
     """Holes filled in every axial slice: background not connected in-plane to the slice border.
 
-    Labelled within the mask's bounding box grown by one voxel: its rim is background (or the
-    slice border), so what touches the rim is what reaches the slice border.
+    Within the mask's bounding box grown by one voxel (its rim is background or the slice
+    border, so what touches the rim is what reaches the slice border), SLAB_SLICES slices at a
+    time are stacked into one 2D image, each followed by a separator row, and labelled
+    (4-connected) at once.
     """
     out = np.zeros_like(mask)
     crop = bounding_box(mask, (0, 1, 1))
     if crop is None:
         return out
-    labels, n = ndimage.label(~mask[crop], structure=IN_PLANE)
-    hole = np.ones(n + 1, dtype=bool)
-    for rim in (labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1]):
+    for z0 in range(crop[0].start, crop[0].stop, SLAB_SLICES):
+        slab = (slice(z0, min(z0 + SLAB_SLICES, crop[0].stop)), *crop[1:])
+        out[slab] = _fill_stacked(mask[slab])
+    return out
+
+
+def _fill_stacked(part: np.ndarray) -> np.ndarray:
+    """`fill_holes_2d` of every slice of ``part``, labelled as one image of stacked slices."""
+    nz, ny, nx = part.shape
+    stacked = np.zeros((nz, ny + 1, nx), dtype=bool)  # the last row of each slice separates it
+    np.logical_not(part, out=stacked[:, :ny])
+    labels = cc3d.connected_components(stacked.reshape(nz * (ny + 1), nx), connectivity=4)
+    labels = labels.reshape(nz, ny + 1, nx)[:, :ny]
+    hole = np.ones(int(labels.max()) + 1, dtype=bool)
+    for rim in (labels[:, 0], labels[:, -1], labels[:, :, 0], labels[:, :, -1]):
         hole[rim] = False
     hole[0] = True  # the mask itself
-    out[crop] = hole[labels]
-    return out
+    return hole[labels]
+
+
+def fill_holes_2d(mask: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_fill_holes`` of a 2D mask: background not 4-connected to the border, filled."""
+    labels = cc3d.connected_components(~mask, connectivity=4)
+    hole = np.ones(int(labels.max()) + 1, dtype=bool)
+    for rim in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        hole[rim] = False
+    hole[0] = True  # the mask itself
+    return hole[labels]
 
 
 def largest_component(mask: np.ndarray, connectivity: int = 6) -> np.ndarray:
@@ -66,12 +90,20 @@ def lung_mask(
     if crop is None:
         return lungs
     hu = grid.hu[crop]
-    labels = cc3d.connected_components((hu < lung_hu) & body[crop], connectivity=6)
-    counts = np.bincount(labels.ravel())
-    parenchyma = np.bincount(labels[(hu > -950) & (hu < -500)], minlength=len(counts))
+    air = hu < lung_hu
+    air &= body[crop]
+    labels = cc3d.connected_components(air, connectivity=6)
+    del air
+    counts = np.zeros(int(labels.max()) + 1, dtype=np.intp)
+    parenchyma = np.zeros_like(counts)
+    for z0 in range(0, len(labels), SLAB_SLICES):  # a slab at a time: no whole-box (int64) temporaries
+        slab = slice(z0, z0 + SLAB_SLICES)
+        counts += np.bincount(labels[slab].ravel(), minlength=len(counts))
+        parenchyma += np.bincount(labels[slab][(hu[slab] > -950) & (hu[slab] < -500)], minlength=len(counts))
     keep = (counts * grid.voxel_ml >= min_lung_ml) & (parenchyma >= 0.5 * counts)
     keep[0] = False
     lungs[crop] = keep[labels]
+    del labels
     if not lungs.any():
         return lungs
     if spine_x_index is not None:

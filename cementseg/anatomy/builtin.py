@@ -8,6 +8,7 @@ placed relative to the spine (vessels, paravertebral space, foramina). See docs/
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 
 import cc3d
@@ -22,7 +23,7 @@ from .body import body_mask, lung_mask
 from .canal import CanalTrack, extended, track_canal, without_cement_bordered
 from .frame import SpineFrame, build_frame
 from .grid import WorkingGrid, to_working_grid
-from .morphology import bounding_box, grow_one_voxel
+from .morphology import bounding_box, grow_one_voxel, voxels
 from .vertebrae import (
     DiscPlane,
     Spine,
@@ -43,6 +44,7 @@ from .vessels import (
     ivc_course,
     pulmonary_vessels,
     right_heart,
+    tube_track,
 )
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,53 @@ class GivenVertebrae:
     disc_mask: np.ndarray | None = None
 
 
+class BoxedMasks(MutableMapping):
+    """Structure name -> bool mask on the working grid, each held as the contents of its bounding box.
+
+    Most structures fill a small part of the grid: sixteen whole masks would outweigh the CT.
+    Reading a name gives the whole-grid mask back; `boxed` gives the box and its contents.
+    """
+
+    def __init__(self, shape: tuple[int, ...], masks: Mapping[str, np.ndarray] | None = None):
+        self.shape = tuple(shape)
+        self._boxes: dict[str, tuple[tuple[slice, ...], np.ndarray] | None] = {}
+        self.update(masks or {})
+
+    def __setitem__(self, name: str, mask: np.ndarray) -> None:
+        self.put(name, mask)
+
+    def put(self, name: str, mask: np.ndarray, within: tuple[slice, ...] | None = None) -> None:
+        """Hold ``mask``, given on the whole grid or, with ``within``, on that box of it."""
+        crop = bounding_box(mask)
+        if crop is None:
+            self._boxes[name] = None
+            return
+        part = mask[crop].copy()
+        if within is not None:
+            crop = _moved(crop, [w.start for w in within])
+        self._boxes[name] = (crop, part)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        boxed = self.boxed(name)
+        out = np.zeros(self.shape, dtype=bool)
+        if boxed is not None:
+            out[boxed[0]] = boxed[1]
+        return out
+
+    def boxed(self, name: str) -> tuple[tuple[slice, ...], np.ndarray] | None:
+        """(bounding box, the mask within it) of ``name``; None when the mask is empty."""
+        return self._boxes[name]
+
+    def __delitem__(self, name: str) -> None:
+        del self._boxes[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._boxes)
+
+    def __len__(self) -> int:
+        return len(self._boxes)
+
+
 def build(volume: CTVolume, settings: Settings | None = None) -> AnatomyMap:
     """The built-in anatomy map of ``volume`` on an axis-aligned LPS working grid.
 
@@ -101,7 +150,7 @@ def build(volume: CTVolume, settings: Settings | None = None) -> AnatomyMap:
 
 def builtin_masks(
     grid: WorkingGrid, settings: Settings, given: GivenVertebrae | None = None
-) -> tuple[dict[str, np.ndarray], dict]:
+) -> tuple[BoxedMasks, dict]:
     """Every built-in structure mask on the working grid, and the spine parts (ids, levels, frame).
 
     With ``given`` vertebrae (an external provider's), bodies, levels and posterior elements
@@ -118,21 +167,18 @@ def builtin_masks(
     )
     spine_x = float(np.nanmedian(canal.centre_yx[:, 1])) if canal is not None else None
     lungs = lung_mask(grid, body, settings.anatomy_lung_hu, settings.anatomy_min_lung_ml, spine_x)
-    masks: dict[str, np.ndarray] = {"soft_tissue": body, "lung": lungs}
+    masks = BoxedMasks(grid.shape, {"soft_tissue": body, "lung": lungs})
     spine_parts: dict = {
-        "vertebrae": np.zeros(grid.shape, dtype=np.uint16),
         "levels": {},
         "frame": None,
         "level_note": "no spinal canal found in the field of view",
         "warnings": warnings,
     }
-    bone = grid.hu > settings.anatomy_bone_hu
     if given is not None:
-        spine = _spine_from_given(grid, canal, given, settings, spine_parts)
+        spine = _spine_from_given(grid, canal, given, settings, spine_parts, masks)
         masks["vertebral_body"] = spine.body_mask
-        masks["intervertebral_disc"] = spine.disc_mask
         if canal is not None:
-            masks.update(_spine_structures(grid, canal, spine, bone, settings))
+            _spine_structures(grid, canal, spine, settings, masks)
         whole = np.any([m for m in given.levels.values()], axis=0)
         masks["posterior_elements"] = whole & ~spine.body_mask
     if canal is not None and given is None:
@@ -146,46 +192,56 @@ def builtin_masks(
         )
     else:
         if given is None:
-            spine = _spine(grid, canal, settings)
+            spine = _spine(grid, canal, settings, masks)
             _name_levels(grid, canal, spine, settings, spine_parts)
-            masks.update(_spine_structures(grid, canal, spine, bone, settings))
+            _spine_structures(grid, canal, spine, settings, masks)
         spine_parts["vertebrae"] = spine.vertebrae
         frame = build_frame(spine.centreline_zyx, spine.canal_zyx, grid.affine)
         if frame is not None:
             frame.body_centres_lps = _body_centres(grid, spine.vertebrae)
         spine_parts["frame"] = frame
-        masks.update(_vessels(grid, body, lungs, spine, settings))
-    spine_structures = [masks.get(k) for k in ("vertebral_body", "posterior_elements") if k in masks]
-    masks["other_bone"] = _other_bone(grid, bone & body, spine_structures, lungs)
+        _vessels(grid, body, lungs, spine, settings, masks)
+    spine_structures = [masks.boxed(k) for k in ("vertebral_body", "posterior_elements") if k in masks]
+    masks["other_bone"] = _other_bone(grid, (grid.hu > settings.anatomy_bone_hu) & body, spine_structures, lungs)
     masks["hip_prosthesis"] = _hip_prosthesis(grid, canal)
+    spine_parts.setdefault("vertebrae", np.zeros(grid.shape, dtype=np.uint16))
     return masks, spine_parts
 
 
 BODY_SEARCH_BEYOND_CANAL_MM = 15.0
 
 
-def _spine(grid: WorkingGrid, canal: CanalTrack, settings: Settings) -> Spine:
+def _spine(grid: WorkingGrid, canal: CanalTrack, settings: Settings, masks: BoxedMasks) -> Spine:
+    """The built-in bodies, discs and centrelines; the disc mask goes to ``masks``."""
     reach = extended(canal, grid, BODY_SEARCH_BEYOND_CANAL_MM)
     bodies = body_slices(grid, reach, settings.anatomy_canal_wall_hu, settings.anatomy_cancellous_hu)
     body_track, canal_track = centrelines(grid, reach, bodies)
     discs = disc_planes(grid, bodies, body_track)
     disc_cement = cement_in_discs(grid, bodies, discs)
-    vertebrae = split_bodies(grid, bodies & ~disc_cement, discs, settings.anatomy_min_body_ml)
-    discs_mask = disc_mask(grid, vertebrae, discs, settings.anatomy_bone_hu, disc_cement=disc_cement)
+    bodies[disc_cement] = False
+    vertebrae = split_bodies(grid, bodies, discs, settings.anatomy_min_body_ml)
+    del bodies
+    masks["intervertebral_disc"] = disc_mask(
+        grid, vertebrae, discs, settings.anatomy_bone_hu, disc_cement=disc_cement
+    )
     return Spine(
         body_mask=vertebrae > 0,
         centreline_zyx=body_track,
         canal_zyx=canal_track,
         discs=discs,
         vertebrae=vertebrae,
-        disc_mask=discs_mask,
     )
 
 
 def _spine_from_given(
-    grid: WorkingGrid, canal: CanalTrack | None, given: GivenVertebrae, settings: Settings, parts: dict
+    grid: WorkingGrid,
+    canal: CanalTrack | None,
+    given: GivenVertebrae,
+    settings: Settings,
+    parts: dict,
+    masks: BoxedMasks,
 ) -> Spine:
-    """Bodies, ids, levels and discs from external whole-vertebra labels."""
+    """Bodies, ids, levels and discs from external whole-vertebra labels; the disc mask goes to ``masks``."""
     from .levels import ORDER
 
     names = sorted((n for n in given.levels if n in ORDER), key=ORDER.index, reverse=True)  # caudal first
@@ -209,7 +265,7 @@ def _spine_from_given(
     else:
         body_track = canal_track = np.full((grid.shape[0], 3), np.nan)
     discs = _discs_between(grid, vertebrae, len(names))
-    discs_mask = (
+    masks["intervertebral_disc"] = (
         given.disc_mask
         if given.disc_mask is not None
         else disc_mask(grid, vertebrae, discs, settings.anatomy_bone_hu)
@@ -220,7 +276,6 @@ def _spine_from_given(
         canal_zyx=canal_track,
         discs=discs,
         vertebrae=vertebrae,
-        disc_mask=discs_mask,
     )
 
 
@@ -251,42 +306,60 @@ def _discs_between(grid: WorkingGrid, vertebrae: np.ndarray, n: int) -> list[Dis
     return discs
 
 
+def _moved(box: tuple[slice, ...], by) -> tuple[slice, ...]:
+    """``box`` shifted by ``by`` voxels per axis."""
+    return tuple(slice(b.start + d, b.stop + d) for b, d in zip(box, by, strict=True))
+
+
 def _spine_structures(
-    grid: WorkingGrid, canal: CanalTrack, spine: Spine, bone: np.ndarray, settings: Settings
-) -> dict[str, np.ndarray]:
+    grid: WorkingGrid, canal: CanalTrack, spine: Spine, settings: Settings, masks: BoxedMasks
+) -> None:
+    """Bodies, canal, posterior elements, neural foramina and paravertebral space, added to ``masks``.
+
+    The posterior elements and foramina are drawn within the box of the per-slice squares around
+    the canal that hold them.
+    """
     sy, sx = grid.spacing_mm[1:]
     ny, nx = grid.shape[1:]
-    posterior = np.zeros(grid.shape, dtype=bool)
-    foramen = np.zeros(grid.shape, dtype=bool)
     disc_z = _disc_slices(grid, spine)
-    for z in canal.slices:
+    squares = {  # per slice, the box of what lies within reach of either structure
+        z: _square(
+            canal.centre_yx[z], max(POSTERIOR_ELEMENTS_REACH_MM, canal.radius_mm[z] + FORAMEN_WIDTH_MM),
+            (sy, sx), (ny, nx),
+        )
+        for z in canal.slices
+    }
+    region = (
+        slice(int(canal.slices[0]), int(canal.slices[-1]) + 1),
+        *(slice(min(b[k].start for b in squares.values()), max(b[k].stop for b in squares.values()))
+          for k in range(2)),
+    )
+    shape = tuple(r.stop - r.start for r in region)
+    posterior = np.zeros(shape, dtype=bool)
+    foramen = np.zeros(shape, dtype=bool)
+    for z, box in squares.items():
         cy, cx = canal.centre_yx[z]
         radius = canal.radius_mm[z]
-        half_mm = max(POSTERIOR_ELEMENTS_REACH_MM, radius + FORAMEN_WIDTH_MM)  # both structures lie within
-        box = _square(canal.centre_yx[z], half_mm, (sy, sx), (ny, nx))
         yy, xx = np.ogrid[box]
         anterior_mm, lateral_mm = (cy - yy) * sy, (xx - cx) * sx
         reach = np.hypot(anterior_mm, lateral_mm)
-        posterior[z][box] = (
-            bone[z][box] & (anterior_mm < radius + 2.0) & (reach < POSTERIOR_ELEMENTS_REACH_MM)
-        )
+        bone = grid.hu[z][box] > settings.anatomy_bone_hu
+        local = (z - region[0].start, *_moved(box, [-r.start for r in region[1:]]))
+        posterior[local] = bone & (anterior_mm < radius + 2.0) & (reach < POSTERIOR_ELEMENTS_REACH_MM)
         if disc_z[z]:
             side = np.abs(lateral_mm)
-            foramen[z][box] = (
+            foramen[local] = (
                 (side > radius)
                 & (side < radius + FORAMEN_WIDTH_MM)
                 & (np.abs(anterior_mm) < radius + 3.0)
-                & ~bone[z][box]
+                & ~bone
             )
-    paravertebral = _paravertebral(grid, spine, canal, settings.anatomy_paravertebral_mm)
-    return {
-        "vertebral_body": spine.body_mask,
-        "intervertebral_disc": spine.disc_mask,
-        "spinal_canal": canal.mask,
-        "posterior_elements": posterior & ~spine.body_mask,
-        "neural_foramen": foramen & ~canal.mask & ~spine.body_mask,
-        "paravertebral": paravertebral,
-    }
+    outside_bodies = ~spine.body_mask[region]
+    masks["vertebral_body"] = spine.body_mask
+    masks["spinal_canal"] = canal.mask
+    masks.put("posterior_elements", posterior & outside_bodies, region)
+    masks.put("neural_foramen", foramen & ~canal.mask[region] & outside_bodies, region)
+    _paravertebral(grid, spine, canal, settings.anatomy_paravertebral_mm, masks)
 
 
 def _square(centre_yx, half_mm: float, spacing_yx, shape) -> tuple[slice, slice]:
@@ -306,33 +379,38 @@ def _disc_slices(grid: WorkingGrid, spine: Spine) -> np.ndarray:
     return near
 
 
-def _paravertebral(grid: WorkingGrid, spine: Spine, canal: CanalTrack, reach_mm: float) -> np.ndarray:
+def _paravertebral(
+    grid: WorkingGrid, spine: Spine, canal: CanalTrack, reach_mm: float, masks: BoxedMasks
+) -> None:
     """Soft tissue within ``reach_mm`` of a vertebral body, lateral or anterior of the canal centre."""
     if not spine.body_mask.any():
-        return np.zeros(grid.shape, dtype=bool)
+        masks["paravertebral"] = np.zeros(grid.shape, dtype=bool)
+        return
     margin = np.ceil(reach_mm / np.asarray(grid.spacing_mm)).astype(int) + 1
-    where = np.argwhere(spine.body_mask)
-    lo, hi = np.maximum(where.min(0) - margin, 0), where.max(0) + margin + 1
+    bodies = bounding_box(spine.body_mask)
+    lo = np.maximum(np.array([b.start for b in bodies]) - margin, 0)
+    hi = np.array([b.stop for b in bodies]) + margin
     crop = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
-    near = np.zeros(grid.shape, dtype=bool)
     distance = ndimage.distance_transform_edt(~spine.body_mask[crop], sampling=grid.spacing_mm)
-    near[crop] = (distance > 0) & (distance <= reach_mm) & (grid.hu[crop] < 200)
-    in_front = np.zeros(grid.shape, dtype=bool)
+    near = (distance > 0) & (distance <= reach_mm) & (grid.hu[crop] < 200)
+    del distance
+    in_front = np.zeros_like(near)
     for z in canal.slices:
-        in_front[z, : int(np.ceil(canal.centre_yx[z][0])) + 1] = True  # anterior = smaller y
-    return near & in_front
+        if crop[0].start <= z < crop[0].stop:  # anterior = smaller y
+            rows = int(np.ceil(canal.centre_yx[z][0])) + 1 - crop[1].start
+            in_front[z - crop[0].start, : max(rows, 0)] = True
+    masks.put("paravertebral", near & in_front, crop)
 
 
 def _name_levels(grid: WorkingGrid, canal: CanalTrack, spine: Spine, settings: Settings, parts: dict) -> None:
-    at = np.flatnonzero(spine.vertebrae)
-    values = spine.vertebrae.ravel()[at]
+    zyx = voxels(spine.vertebrae)
+    values = spine.vertebrae[tuple(zyx.T)]
     counts = np.bincount(values)
     ids = [int(v) for v in np.nonzero(counts)[0] if v]
     if not ids:
         parts["level_note"] = "no vertebral body found"
         return
-    z_of = at // (spine.vertebrae.shape[1] * spine.vertebrae.shape[2])
-    z_mean = np.bincount(values, weights=z_of) / np.maximum(counts, 1)
+    z_mean = np.bincount(values, weights=zyx[:, 0]) / np.maximum(counts, 1)
     ids.sort(key=lambda v: z_mean[v])  # caudal to cranial
     ribs = level_rules.rib_bearing_vertebrae(grid, spine.vertebrae, canal, settings.anatomy_bone_hu)
     with_ribs = [v for v in ids if v in ribs]
@@ -391,29 +469,43 @@ def _spine_slices(grid: WorkingGrid, spine: Spine) -> dict:
 
 
 def _vessels(
-    grid: WorkingGrid, body: np.ndarray, lungs: np.ndarray, spine: Spine, settings: Settings
-) -> dict[str, np.ndarray]:
+    grid: WorkingGrid,
+    body: np.ndarray,
+    lungs: np.ndarray,
+    spine: Spine,
+    settings: Settings,
+    masks: BoxedMasks,
+) -> None:
+    """Aorta, IVC, azygos system, heart, right heart and pulmonary arteries, added to ``masks``
+    one by one (each whole-grid intermediate freed as soon as it is used)."""
     slices = _spine_slices(grid, spine)
     tissue = body & (grid.hu > BLOOD_HU[0]) & ~lungs  # dense contrast or cement fills the lumen too
     tissue &= ~grow_one_voxel(spine.body_mask)
     aorta, _ = find_tube(grid, tissue, slices, AORTA_WINDOW, settings.anatomy_canal_max_gap_mm)
-    venous = tissue & ~aorta
-    _, ivc_track = find_tube(grid, venous, slices, IVC_WINDOW, settings.anatomy_canal_max_gap_mm)
+    masks["aorta"] = aorta
+    tissue &= ~aorta  # the venous side
+    del aorta
+    ivc_track = tube_track(grid, tissue, slices, IVC_WINDOW, settings.anatomy_canal_max_gap_mm)
     thoracic = lungs.any(axis=(1, 2))
-    azygos = azygos_prior(grid, venous, slices, thoracic)
+    masks["azygos_system"] = azygos_prior(grid, tissue, slices, thoracic)
     spine_front = _anterior_of_spine(grid, slices)
+    _remove(spine_front, masks.boxed("aorta"))
     spine_x = float(np.median([centre[1] for centre, *_ in slices.values()])) if slices else None
-    heart = heart_mask(grid, lungs, body, spine_front & ~aorta, spine_x)
+    heart = heart_mask(grid, lungs, body, spine_front, spine_x)
+    del spine_front
+    masks["heart"] = heart
     right = right_heart(heart, grid)
-    ivc = ivc_course(grid, venous, slices, ivc_track, right, thoracic)
-    return {
-        "aorta": aorta,
-        "inferior_vena_cava": ivc,
-        "azygos_system": azygos,
-        "heart": heart,
-        "right_heart": right,
-        "pulmonary_artery": pulmonary_vessels(grid, lungs),
-    }
+    del heart
+    masks["right_heart"] = right
+    masks["inferior_vena_cava"] = ivc_course(grid, tissue, slices, ivc_track, right, thoracic)
+    masks["pulmonary_artery"] = pulmonary_vessels(grid, lungs)
+
+
+def _remove(mask: np.ndarray, boxed) -> None:
+    """Clear from ``mask`` the voxels of a `BoxedMasks.boxed` entry (None: empty)."""
+    if boxed is not None:
+        crop, part = boxed
+        mask[crop] &= ~part
 
 
 def _anterior_of_spine(grid: WorkingGrid, slices: dict, margin_mm: float = 15.0) -> np.ndarray:
@@ -428,35 +520,35 @@ def _anterior_of_spine(grid: WorkingGrid, slices: dict, margin_mm: float = 15.0)
     return out
 
 
-def _other_bone(
-    grid: WorkingGrid, bone: np.ndarray, spine_structures: list[np.ndarray], lungs: np.ndarray
-) -> np.ndarray:
-    """Bone outside the spine, less islands in the lung: bone never lies inside the lung (a dense
-    speck there is an embolus, a granuloma or a vessel seen end-on), so a piece under
-    LUNG_ISLAND_MAX_ML with at least LUNG_ISLAND_SHARE of its voxels touching lung is not bone."""
-    out = bone.copy()
-    for mask in spine_structures:
-        out &= ~mask
-    crop = bounding_box(out)
+def _other_bone(grid: WorkingGrid, bone: np.ndarray, spine_structures: list, lungs: np.ndarray) -> np.ndarray:
+    """``bone`` without the spine structures (`BoxedMasks.boxed` entries, None: empty) and without
+    islands in the lung: bone never lies inside the lung (a dense speck there is an embolus, a
+    granuloma or a vessel seen end-on), so a piece under LUNG_ISLAND_MAX_ML with at least
+    LUNG_ISLAND_SHARE of its voxels touching lung is not bone."""
+    for boxed in spine_structures:
+        _remove(bone, boxed)
+    crop = bounding_box(bone)
     if crop is None or not lungs[crop].any():
-        return out
-    labels, n = cc3d.connected_components(out[crop], connectivity=26, return_N=True)
+        return bone
+    labels, n = cc3d.connected_components(bone[crop], connectivity=26, return_N=True)
     by_lung = ndimage.binary_dilation(lungs[crop], np.ones((3, 3, 3), bool))
     size = np.bincount(labels.ravel(), minlength=n + 1)
     near_lung = np.bincount(labels[by_lung], minlength=n + 1)
     island = (near_lung >= LUNG_ISLAND_SHARE * size) & (size * grid.voxel_ml < LUNG_ISLAND_MAX_ML)
     island[0] = False
-    out[crop] &= ~island[labels]
-    return out
+    bone[crop] &= ~island[labels]
+    return bone
+
 
 def _hip_prosthesis(grid: WorkingGrid, canal: CanalTrack | None) -> np.ndarray:
     """Large metal (> PROSTHESIS_HU on the working grid) components well lateral of the spine."""
     metal = grid.hu > PROSTHESIS_HU
-    out = np.zeros(grid.shape, dtype=bool)
     crop = bounding_box(metal)
     if crop is None:
-        return out
+        return metal
     labels = cc3d.connected_components(metal[crop], connectivity=26)
+    del metal
+    out = np.zeros(grid.shape, dtype=bool)
     counts = np.bincount(labels.ravel())
     spine_x = float(np.nanmedian(canal.centre_yx[:, 1])) if canal is not None else grid.shape[2] / 2
     for label in np.nonzero(counts[1:] * grid.voxel_ml >= PROSTHESIS_MIN_ML)[0] + 1:
@@ -468,28 +560,32 @@ def _hip_prosthesis(grid: WorkingGrid, canal: CanalTrack | None) -> np.ndarray:
 
 
 def _body_centres(grid: WorkingGrid, vertebrae: np.ndarray) -> dict[int, np.ndarray]:
-    at = np.nonzero(vertebrae.ravel())[0]
-    ids = vertebrae.ravel()[at]
+    zyx = voxels(vertebrae)
+    ids = vertebrae[tuple(zyx.T)]
     counts = np.bincount(ids)
-    zyx = np.unravel_index(at, vertebrae.shape)
-    sums = np.column_stack([np.bincount(ids, weights=c, minlength=len(counts)) for c in zyx])
+    sums = np.column_stack([np.bincount(ids, weights=c, minlength=len(counts)) for c in zyx.T])
     return {int(v): grid.index_to_lps(sums[v] / counts[v]) for v in np.nonzero(counts)[0]}
 
 
 def compose(
-    grid: WorkingGrid, masks: dict[str, np.ndarray], spine_parts: dict, sources: dict[str, str] | None = None
+    grid: WorkingGrid,
+    masks: Mapping[str, np.ndarray],
+    spine_parts: dict,
+    sources: dict[str, str] | None = None,
 ) -> AnatomyMap:
     """Paint the masks into one label volume (PAINT_ORDER) and wrap everything in an AnatomyMap."""
+    boxes = masks if isinstance(masks, BoxedMasks) else BoxedMasks(grid.shape, masks)
     structures = np.zeros(grid.shape, dtype=np.uint8)
-    body = masks.get("soft_tissue")
+    body = boxes["soft_tissue"] if "soft_tissue" in boxes else None
     for name in PAINT_ORDER:
-        mask = masks.get(name)
-        if mask is None or not mask.any():
+        boxed = boxes.boxed(name) if name in boxes else None
+        if boxed is None:
             continue
+        crop, mask = boxed
         if body is not None and name not in ("soft_tissue", "hip_prosthesis"):
-            mask = mask & body
-        np.copyto(structures, STRUCTURES[name], where=mask)
-    present = sorted(name for name, mask in masks.items() if mask is not None and mask.any())
+            mask = mask & body[crop]
+        np.copyto(structures[crop], STRUCTURES[name], where=mask)
+    present = sorted(name for name in boxes if boxes.boxed(name) is not None)
     source = {name: "builtin" for name in present}
     source.update(sources or {})
     frame: SpineFrame | None = spine_parts.get("frame")

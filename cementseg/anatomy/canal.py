@@ -53,21 +53,27 @@ class CanalTrack:
         return np.nonzero(np.isfinite(self.radius_mm))[0]
 
 
-def _candidates(grid: WorkingGrid, bridged: np.ndarray, body: np.ndarray) -> list:
-    """Per slice: (hole label image, [(label, centre_yx, area_mm2), ...]) of the canal-like holes."""
+def _candidates(grid: WorkingGrid, bridged: np.ndarray, body: np.ndarray) -> tuple[list, tuple[slice, slice]]:
+    """Per slice: (hole label image, [(label, centre_yx, area_mm2), ...]) of the canal-like holes, the
+    label images on the (y, x) box returned with them (the holes' bounding box)."""
     sy, sx = grid.spacing_mm[1:]
     closed = close(bridged, box(grid.spacing_mm, (0.0, 3.0, 3.0)))
     holes = fill_holes_per_slice(closed) & ~closed & body
+    del closed
+    crop = bounding_box(holes)
+    if crop is None:
+        return [(None, []) for _ in range(grid.shape[0])], (slice(0, 0), slice(0, 0))
+    crop = (slice(0, grid.shape[0]), *crop[1:])  # every slice, to index the list by slice
+    holes = holes[crop]
     labels, n = ndimage.label(holes, structure=IN_PLANE)
     per_slice: list = [(labels[z], []) for z in range(grid.shape[0])]
-    if n == 0:
-        return per_slice
     areas = np.bincount(labels[holes], minlength=n + 1) * sy * sx
+    del holes
     index = np.nonzero((areas >= CANAL_AREA_MM2[0]) & (areas <= CANAL_AREA_MM2[1]))[0]
     index = index[index > 0]
     if len(index) == 0:
-        return per_slice
-    medians, centres = _median_and_centre(grid.hu, labels, index)
+        return per_slice, crop[1:]
+    medians, centres = _median_and_centre(grid.hu[crop], labels, index, [c.start for c in crop])
     for label, median, (z, cy, cx) in zip(index, medians, centres, strict=True):
         if not (CANAL_MEDIAN_HU[0] <= median <= CANAL_MEDIAN_HU[1]):
             continue
@@ -75,11 +81,14 @@ def _candidates(grid: WorkingGrid, bridged: np.ndarray, body: np.ndarray) -> lis
         if _mean_hu_anterior(grid.hu[z], (cy, cx), (sy, sx)) < ANTERIOR_MIN_HU:
             continue
         per_slice[z][1].append((int(label), np.array([cy, cx]), float(areas[label])))
-    return per_slice
+    return per_slice, crop[1:]
 
 
-def _median_and_centre(hu: np.ndarray, labels: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Median HU and centroid (z, y, x index) of each label in ``index`` (ascending), in one sort.
+def _median_and_centre(
+    hu: np.ndarray, labels: np.ndarray, index: np.ndarray, origin
+) -> tuple[np.ndarray, np.ndarray]:
+    """Median HU and centroid (z, y, x index, ``origin`` = the index of ``labels[0, 0, 0]``) of each
+    label in ``index`` (ascending), in one sort.
 
     Equivalent to ``ndimage.median`` and ``ndimage.center_of_mass`` but a single pass over the
     selected voxels instead of one per label.
@@ -88,13 +97,14 @@ def _median_and_centre(hu: np.ndarray, labels: np.ndarray, index: np.ndarray) ->
     wanted[index] = True
     flat = labels.ravel()
     at = np.nonzero(wanted[flat])[0]
-    order = np.lexsort((hu.ravel()[at], flat[at]))
-    at = at[order]
-    values, group = hu.ravel()[at], flat[at]
+    local = np.unravel_index(at, labels.shape)
+    values = hu[local]
+    order = np.lexsort((values, flat[at]))
+    values, group = values[order], flat[at[order]]
     starts = np.searchsorted(group, index)
     counts = np.searchsorted(group, index, side="right") - starts
     medians = 0.5 * (values[starts + (counts - 1) // 2] + values[starts + counts // 2])
-    zyx = np.unravel_index(at, labels.shape)
+    zyx = [c[order] + o for c, o in zip(local, origin, strict=True)]
     position = np.searchsorted(index, group)
     centres = np.column_stack([np.bincount(position, weights=c, minlength=len(index)) for c in zyx]) / counts[:, None]
     return medians, centres
@@ -117,7 +127,8 @@ def track_canal(
     nz = grid.shape[0]
     bone = grid.hu > wall_hu
     bridged = close(bone, box(grid.spacing_mm, (bridge_mm / 2.0, 0.0, 0.0)))
-    per_slice = _candidates(grid, bridged, body)
+    per_slice, crop_yx = _candidates(grid, bridged, body)
+    del bridged
     sy, sx = grid.spacing_mm[1:]
     seed = _seed(per_slice, np.array([sy, sx]))
     if seed is None:
@@ -138,7 +149,7 @@ def track_canal(
             if best is not None:
                 label, c, area = best
                 centre[z], radius[z], found[z] = c, np.sqrt(area / np.pi), True
-                mask[z] = labels == label
+                mask[z][crop_yx] = labels == label
                 last, last_radius, gap = c, radius[z], 0
             elif not _cement_in_disk(cement[z], last, last_radius, (sy, sx)):
                 gap += 1  # a slice filled by canal cement hides the ring but does not end the canal

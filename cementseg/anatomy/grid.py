@@ -83,7 +83,9 @@ def to_working_grid(volume: CTVolume, target_mm: float) -> WorkingGrid:
 
     The CT is first averaged over whole blocks of voxels no larger than the target (reading
     the int16 array through strided views: no full-resolution copy), then resampled
-    (linear, SimpleITK) onto the working grid.
+    (linear, SimpleITK) onto the working grid. The block means are written into the image
+    a slab at a time and the image is freed before the result is copied out, so no two
+    full-size copies of either are held at once.
     """
     spacing_zyx = working_spacing(volume, target_mm)
     low, high = _lps_bounds(volume.shape, volume.affine)
@@ -101,22 +103,28 @@ def to_working_grid(volume: CTVolume, target_mm: float) -> WorkingGrid:
                        origin_lps_mm=tuple(float(v) for v in low))
 
 
+BLOCK_SLAB = 16  # block-mean slices computed (and pasted into the image) at a time
+
+
 def _block_mean_image(volume: CTVolume, target_mm: float) -> sitk.Image:
     """Mean HU over k-voxel blocks (k per array axis: the most voxels fitting in ``target_mm``), as an image.
 
-    Summed exactly in int32, one output slice at a time (axis by axis, in cache), then divided.
+    Summed exactly in int32, one output slice at a time (axis by axis, in cache), then divided;
+    BLOCK_SLAB slices at a time are pasted into the image in place (no full-size numpy copy).
     """
     spacing = np.asarray(volume.spacing_mm)
     k = np.maximum(1, np.floor(target_mm / spacing + 1e-6).astype(int))
     counts = np.asarray(volume.shape) // k
-    total = np.empty(tuple(counts), dtype=np.float32)
-    for z in range(counts[0]):
-        block = volume.hu[z * k[0] : (z + 1) * k[0]]
-        for axis in range(3):
-            block = _block_sum(block, axis, k[axis], counts[axis] * k[axis])
-        total[z] = block[0]
-    total /= float(np.prod(k))
-    image = sitk.GetImageFromArray(total)
+    image = sitk.Image([int(n) for n in counts[::-1]], sitk.sitkFloat32)
+    for z0 in range(0, counts[0], BLOCK_SLAB):
+        total = np.empty((min(BLOCK_SLAB, counts[0] - z0), *counts[1:]), dtype=np.float32)
+        for dz in range(len(total)):
+            block = volume.hu[(z0 + dz) * k[0] : (z0 + dz + 1) * k[0]]
+            for axis in range(3):
+                block = _block_sum(block, axis, k[axis], counts[axis] * k[axis])
+            total[dz] = block[0]
+        total /= float(np.prod(k))
+        image[:, :, z0 : z0 + len(total)] = sitk.GetImageFromArray(total)
     image.SetSpacing(tuple(float(s) for s in (spacing * k)[::-1]))
     image.SetOrigin(tuple(float(v) for v in index_to_lps(volume.affine, (k - 1) / 2.0)))
     image.SetDirection(tuple(volume.direction.ravel()))

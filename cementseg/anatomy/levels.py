@@ -16,8 +16,8 @@ from scipy import ndimage
 
 from .canal import CanalTrack
 from .grid import WorkingGrid
-from .morphology import bounding_box, dilate
 from .morphology import box as footprint
+from .morphology import dilate, voxels
 
 COLUMN_RADIUS_MM = 40.0  # bone within this distance of the canal centre belongs to the spinal column
 RIB_MIN_LENGTH_MM = 60.0
@@ -42,32 +42,38 @@ def rib_bearing_vertebrae(
     """Ids of vertebrae with a rib attached."""
     spacing = np.asarray(grid.spacing_mm)
     metal = dilate(grid.hu > METAL_HU, footprint(grid.spacing_mm, 4.0))  # screws, rods and their streaks
-    bone = (grid.hu > bone_hu) & ~metal
     tracked = canal.slices
-    medial_mm = _distance_from_canal_mm(bone, canal, tracked, spacing)
-    outside = bone & (medial_mm > COLUMN_RADIUS_MM)
-    crop = bounding_box(outside)
-    if crop is None:
+    found = _outside_column(grid, bone_hu, metal, canal, tracked)
+    del metal
+    if found is None:
         return set()
-    labels = cc3d.connected_components(outside[crop], connectivity=26)
+    zyx, medial_mm = found
+    crop = tuple(slice(int(c.min()), int(c.max()) + 1) for c in zyx)
+    local = tuple(c - box.start for c, box in zip(zyx, crop, strict=True))
+    outside = np.zeros(tuple(box.stop - box.start for box in crop), dtype=bool)
+    outside[local] = True
+    labels = cc3d.connected_components(outside, connectivity=26)
+    del outside
     stats = cc3d.statistics(labels)
-    medial_mm = medial_mm[crop]
+    label_of = labels[local]
+    del labels
+    # each component's voxels by distance from the canal (raster order among equals): nearest first
+    order = np.lexsort((medial_mm, label_of))
+    ids = np.arange(len(stats["voxel_counts"]))
+    first = np.searchsorted(label_of[order], ids)
+    last = np.searchsorted(label_of[order], ids, side="right") - 1
     ribs: set[int] = set()
     z_of_vertebra = _slices_of(vertebrae)
-    for label in range(1, len(stats["voxel_counts"])):
+    for label in ids[1:]:
         box = stats["bounding_boxes"][label]
         extent = np.array([b.stop - b.start for b in box]) * spacing
         volume_ml = stats["voxel_counts"][label] * grid.voxel_ml
         if np.linalg.norm(extent) < RIB_MIN_LENGTH_MM or volume_ml > RIB_MAX_ML:
             continue
-        sub = labels[box] == label
-        distances = np.where(sub, medial_mm[box], np.inf)
-        flat = int(np.argmin(distances))
-        reach = np.where(sub, medial_mm[box], -np.inf).max()
-        if distances.flat[flat] > RIB_MAX_MEDIAL_MM or reach < RIB_MIN_REACH_MM:
+        nearest, farthest = order[first[label]], order[last[label]]
+        if medial_mm[nearest] > RIB_MAX_MEDIAL_MM or medial_mm[farthest] < RIB_MIN_REACH_MM:
             continue
-        at = np.unravel_index(flat, sub.shape)
-        z, y, x = (c.start + b.start + i for c, b, i in zip(crop, box, at, strict=True))
+        z, y, x = (int(c[nearest]) for c in zyx)
         if not _lateral_of_canal(canal, tracked, z, y, x, spacing):
             continue
         owner = _vertebra_at_z(z_of_vertebra, z)
@@ -76,26 +82,38 @@ def rib_bearing_vertebrae(
     return ribs
 
 
-def _distance_from_canal_mm(
-    where: np.ndarray, canal: CanalTrack, tracked: np.ndarray, spacing: np.ndarray
-) -> np.ndarray:
-    """float32 in-plane mm from the canal centre of the nearest tracked slice at the ``where`` voxels,
-    0 elsewhere."""
-    nearest = tracked[np.argmin(np.abs(tracked[None, :] - np.arange(where.shape[0])[:, None]), axis=1)]
-    at = np.flatnonzero(where)
-    z, y, x = np.unravel_index(at, where.shape)
-    cy, cx = canal.centre_yx[nearest[z]].T
-    out = np.zeros(where.shape, dtype=np.float32)
-    out.flat[at] = np.hypot((y - cy) * spacing[1], (x - cx) * spacing[2])
-    return out
+SLAB_SLICES = 16  # slices searched for bone at a time in `_outside_column` (bounds the per-voxel arrays)
+
+
+def _outside_column(
+    grid: WorkingGrid, bone_hu: float, metal: np.ndarray, canal: CanalTrack, tracked: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None:
+    """The bone (above ``bone_hu``, not ``metal``) farther than COLUMN_RADIUS_MM (in-plane) from the
+    canal centre of the nearest tracked slice: its voxels ((z, y, x) index arrays, raster order) and
+    their float32 mm from the canal there; None when there is none."""
+    spacing = grid.spacing_mm
+    nz = grid.shape[0]
+    nearest = tracked[np.argmin(np.abs(tracked[None, :] - np.arange(nz)[:, None]), axis=1)]
+    found = []
+    for z0 in range(0, nz, SLAB_SLICES):
+        bone = grid.hu[z0 : z0 + SLAB_SLICES] > bone_hu
+        bone[metal[z0 : z0 + SLAB_SLICES]] = False
+        z, y, x = voxels(bone).T
+        z = z + z0
+        cy, cx = canal.centre_yx[nearest[z]].T
+        medial = np.hypot((y - cy) * spacing[1], (x - cx) * spacing[2]).astype(np.float32)
+        far = medial > COLUMN_RADIUS_MM
+        found.append((z[far], y[far], x[far], medial[far]))
+    z, y, x, medial = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    return None if len(z) == 0 else ((z, y, x), medial)
 
 
 def _slices_of(vertebrae: np.ndarray) -> dict[int, np.ndarray]:
     """Vertebra id -> the slices it appears in (one pass over the body voxels)."""
-    at = np.flatnonzero(vertebrae)
-    ids = vertebrae.ravel()[at]
+    zyx = voxels(vertebrae)
+    ids = vertebrae[tuple(zyx.T)]
     present = np.zeros((vertebrae.shape[0], int(ids.max(initial=0)) + 1), dtype=bool)
-    present[at // (vertebrae.shape[1] * vertebrae.shape[2]), ids] = True
+    present[zyx[:, 0], ids] = True
     return {v: np.nonzero(present[:, v])[0] for v in range(1, present.shape[1]) if present[:, v].any()}
 
 

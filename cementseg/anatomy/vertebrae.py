@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cc3d
 import numpy as np
 from scipy import ndimage
 
-from .body import fill_holes_per_slice
+from .body import fill_holes_2d, fill_holes_per_slice
 from .canal import CanalTrack
 from .grid import WorkingGrid
-from .morphology import convex_hull, dilate
+from .morphology import bounding_box, convex_hull, dilate, voxels
 from .peaks import find_peaks
 
 BODY_HALF_WIDTH_MM = 35.0  # no lumbar body is wider than 70 mm; alae and iliac bone lie beyond
@@ -64,7 +65,7 @@ class DiscPlane:
 
 @dataclass
 class Spine:
-    """Vertebral bodies and discs on the working grid.
+    """Vertebral bodies and disc planes on the working grid.
 
     Attributes:
         body_mask: all vertebral body voxels.
@@ -72,7 +73,6 @@ class Spine:
         canal_zyx: (nz, 3) smoothed canal centre per slice.
         discs: disc planes, caudal to cranial.
         vertebrae: uint16 id per body voxel (1 = most caudal), 0 elsewhere.
-        disc_mask: the intervertebral discs.
     """
 
     body_mask: np.ndarray
@@ -80,7 +80,6 @@ class Spine:
     canal_zyx: np.ndarray
     discs: list[DiscPlane]
     vertebrae: np.ndarray
-    disc_mask: np.ndarray
 
 
 def _smooth_track(values: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
@@ -135,8 +134,8 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
         hu = grid.hu[z][crop]
         dense = hu > np.clip(np.median(hu[seed]) + CORTEX_ABOVE_CANCELLOUS_HU, cortex_hu, MAX_CORTEX_HU)
         shell = hu > cortex_hu
-        ring = ndimage.binary_closing(shell, structure=square) | shell
-        filled = ndimage.binary_fill_holes(ring) & window
+        ring = _closed_3x3(shell) | shell
+        filled = fill_holes_2d(ring) & window
         cement = filled & (hu > CEMENT_CORE_HU)
         if cement.any():  # most slices hold none
             cement = ndimage.binary_opening(cement, square)
@@ -169,6 +168,12 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
     return fill_holes_per_slice(mask)
 
 
+def _closed_3x3(mask: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_closing`` by the 3 x 3 square (outside the image counts as background)."""
+    grown = ndimage.maximum_filter(mask.view(np.uint8), size=3, mode="constant", cval=0)
+    return ndimage.minimum_filter(grown, size=3, mode="constant", cval=0).view(bool)
+
+
 def _without_necks(region: np.ndarray, seed: np.ndarray, disk: np.ndarray) -> np.ndarray:
     """The part of ``region`` joined to ``seed`` by more than a neck of the ``disk``'s width.
 
@@ -191,7 +196,8 @@ def _mirrored(mask: np.ndarray, axis_x: float) -> np.ndarray:
 
 def _seeded(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
     """The 2D components of ``mask`` that touch ``seed``."""
-    labels, n = ndimage.label(mask)
+    labels = cc3d.connected_components(mask, connectivity=4)
+    n = int(labels.max())
     if n == 0:
         return mask
     hit = np.zeros(n + 1, dtype=bool)
@@ -217,8 +223,10 @@ def centrelines(grid: WorkingGrid, canal: CanalTrack, body_mask: np.ndarray, sig
     area = body_mask.sum(axis=(1, 2)) * grid.spacing_mm[1] * grid.spacing_mm[2]
     valid = area >= MIN_BODY_AREA_MM2
     centres = np.full((nz, 3), np.nan)
-    for z in np.nonzero(valid)[0]:
-        centres[z, 1:] = np.argwhere(body_mask[z]).mean(axis=0)
+    z, y, x = voxels(body_mask).T  # per-slice means of the pixel indices, all slices at once
+    counts = np.bincount(z, minlength=nz)[valid]
+    centres[valid, 1] = np.bincount(z, weights=y, minlength=nz)[valid] / counts
+    centres[valid, 2] = np.bincount(z, weights=x, minlength=nz)[valid] / counts
     centres[:, 0] = np.arange(nz)
     sigma = sigma_mm / grid.spacing_mm[0]
     body_track = _smooth_track(centres, valid, sigma)
@@ -245,9 +253,13 @@ def disc_planes(grid: WorkingGrid, body_mask: np.ndarray, centreline: np.ndarray
     path = np.column_stack([np.interp(s, arc, points_mm[:, k]) for k in range(3)])
     tangent = np.gradient(ndimage.gaussian_filter1d(path, 3.0, axis=0, mode="nearest"), axis=0)
     tangent /= np.linalg.norm(tangent, axis=1, keepdims=True)
-    weight = (body_mask * np.clip(grid.hu, 0.0, DISC_WEIGHT_FULL_HU) / DISC_WEIGHT_FULL_HU).astype(np.float32)
-    weight[_cement(grid)] = np.nan  # the non-cement part of the profile
-    profile = _filled(_disk_profile(weight, spacing, path, tangent, radius_mm))
+    coords = _disk_points(spacing, path, tangent, radius_mm)
+    box = _sampled_box(coords, grid.shape)  # what the samples read: the weights are needed only there
+    hu = grid.hu[box]
+    weight = (body_mask[box] * np.clip(hu, 0.0, DISC_WEIGHT_FULL_HU) / DISC_WEIGHT_FULL_HU).astype(np.float32)
+    weight[_cement(grid)[box]] = np.nan  # the non-cement part of the profile
+    origin = np.array([b.start for b in box]).reshape(3, 1, 1)
+    profile = _filled(_disk_mean(weight, coords - origin))
     if profile is None:
         return []
     profile = ndimage.gaussian_filter1d(profile, 1.5, mode="nearest")
@@ -296,8 +308,11 @@ def _slab_mm(profile: np.ndarray, at: int, prominence: float) -> tuple[float, fl
 def cement_in_discs(grid: WorkingGrid, body_mask: np.ndarray, discs: list[DiscPlane]) -> np.ndarray:
     """Body-mask cement within a disc's extent: between two endplates, so outside both bodies."""
     spacing = np.asarray(grid.spacing_mm)
-    points = np.argwhere(body_mask & (grid.hu > CEMENT_CORE_HU))
     out = np.zeros(grid.shape, dtype=bool)
+    crop = bounding_box(body_mask)
+    if crop is None:
+        return out
+    points = np.argwhere(body_mask[crop] & (grid.hu[crop] > CEMENT_CORE_HU)) + [c.start for c in crop]
     if len(points) == 0:
         return out
     inside = np.zeros(len(points), dtype=bool)
@@ -371,10 +386,9 @@ def _missed_discs(profile: np.ndarray, dips: list[int]) -> dict[int, float]:
     return extra
 
 
-def _disk_profile(
-    values: np.ndarray, spacing, path_mm: np.ndarray, tangent: np.ndarray, radius_mm: float
-) -> np.ndarray:
-    """Mean of ``values`` in a disk perpendicular to the path at every path point (mm, z y x)."""
+def _disk_points(spacing, path_mm: np.ndarray, tangent: np.ndarray, radius_mm: float) -> np.ndarray:
+    """(3, k, n) grid (z, y, x) coordinates of k samples in a disk perpendicular to the path at each
+    of its n points (mm, z y x)."""
     helper = np.where(np.abs(tangent[:, :1]) > 0.9, [[0.0, 1.0, 0.0]], [[1.0, 0.0, 0.0]])
     u = np.cross(tangent, helper)
     u /= np.linalg.norm(u, axis=1, keepdims=True)
@@ -385,9 +399,22 @@ def _disk_profile(
         for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)
     ]
     samples = np.stack([path_mm + a * u + b * v for a, b in offsets])  # (k, n, 3) mm
-    coords = (samples / np.asarray(spacing)).reshape(-1, 3).T
-    sampled = ndimage.map_coordinates(values, coords, order=1, mode="constant", cval=np.nan)
-    sampled = sampled.reshape(len(offsets), -1)
+    return np.moveaxis(samples / np.asarray(spacing), -1, 0)
+
+
+def _sampled_box(coords: np.ndarray, shape) -> tuple[slice, ...]:
+    """The box of the grid voxels linear samples at ``coords`` (3, ...) read, with a voxel to spare
+    (clipped: a box edge short of a sample is the grid's own edge)."""
+    flat = coords.reshape(3, -1)
+    lo = np.clip(np.floor(flat.min(axis=1)).astype(int) - 1, 0, shape)
+    hi = np.clip(np.ceil(flat.max(axis=1)).astype(int) + 2, lo, shape)
+    return tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+
+
+def _disk_mean(values: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """Mean of the known (finite, inside) linear samples of ``values`` over each disk of `_disk_points`."""
+    sampled = ndimage.map_coordinates(values, coords.reshape(3, -1), order=1, mode="constant", cval=np.nan)
+    sampled = sampled.reshape(coords.shape[1], -1)
     known = np.isfinite(sampled)
     count = known.sum(axis=0)
     total = np.where(known, sampled, 0.0).sum(axis=0)
@@ -399,18 +426,18 @@ def split_bodies(
 ) -> np.ndarray:
     """Vertebra id per body voxel: 1 + the number of disc planes below it; tiny pieces dropped."""
     spacing = np.asarray(grid.spacing_mm)
-    points = np.argwhere(body_mask)
+    points = voxels(body_mask)
     index = np.ones(len(points), dtype=np.uint16)
     for disc in discs:
         above = ((points - disc.centre_zyx) * spacing) @ disc.normal_zyx_mm > 0
         index += above.astype(np.uint16)
-    vertebrae = np.zeros(grid.shape, dtype=np.uint16)
-    vertebrae[tuple(points.T)] = index
     counts = np.bincount(index, minlength=len(discs) + 2) * grid.voxel_ml
     kept = np.nonzero((counts > 0) & (counts >= min_body_ml))[0]
     lut = np.zeros(len(counts), dtype=np.uint16)  # small pieces become 0, the rest 1, 2, ... in order
     lut[kept] = np.arange(1, len(kept) + 1)
-    return lut[vertebrae]
+    vertebrae = np.zeros(grid.shape, dtype=np.uint16)
+    vertebrae[tuple(points.T)] = lut[index]
+    return vertebrae
 
 
 def disc_mask(

@@ -24,7 +24,7 @@ from scipy import ndimage
 
 from .body import fill_holes_per_slice, largest_component
 from .grid import WorkingGrid
-from .morphology import convex_hull
+from .morphology import bounding_box, convex_hull, voxels
 
 BLOOD_HU = (-20.0, 600.0)
 TUBE_RADIUS_MM = (6.0, 20.0)
@@ -60,17 +60,24 @@ def find_tube(
     unit vectors as (y, x) mm components, body radius mm).
     """
     spacing_yx = grid.spacing_mm[1:]
-    found: dict[int, tuple[np.ndarray, float]] = {}
-    for z, spine_slice in slices.items():
-        tube = _tube_in_slice(tissue[z], spine_slice, window, spacing_yx)
-        if tube is not None:
-            found[z] = tube
-    track = _clean_track(found, grid, max_gap_mm)
+    track = tube_track(grid, tissue, slices, window, max_gap_mm)
     mask = np.zeros(grid.shape, dtype=bool)
     for z, (c, r) in track.items():
         box, distance_sq = _around(c, r, spacing_yx, grid.shape[1:])
         mask[z][box] = (distance_sq <= r**2) & tissue[z][box]
     return mask, track
+
+
+def tube_track(
+    grid: WorkingGrid, tissue: np.ndarray, slices: dict, window: TubeWindow, max_gap_mm: float
+) -> dict[int, tuple[np.ndarray, float]]:
+    """The per-slice (centre_yx, radius_mm) of `find_tube`, without drawing its mask."""
+    found: dict[int, tuple[np.ndarray, float]] = {}
+    for z, spine_slice in slices.items():
+        tube = _tube_in_slice(tissue[z], spine_slice, window, grid.spacing_mm[1:])
+        if tube is not None:
+            found[z] = tube
+    return _clean_track(found, grid, max_gap_mm)
 
 
 def _tube_in_slice(
@@ -189,7 +196,8 @@ def azygos_prior(
             offset = (0.65 * body_radius + radius_mm) * side * right + 0.55 * body_radius * anterior
             c = centre + offset / np.array([sy, sx])
             mask[z] |= _disk_with_cast(grid.hu[z], c, radius_mm, (sy, sx))
-    return mask & tissue
+    mask &= tissue
+    return mask
 
 
 def _disk_with_cast(hu: np.ndarray, centre_yx, radius_mm: float, spacing_yx) -> np.ndarray:
@@ -219,14 +227,37 @@ def heart_mask(
     oesophagus) to under HEART_MIN_AREA_FRACTION of the heart's largest cross-section. A heart
     cut by the field of view needs only a third of ``min_heart_ml``.
     """
-    lung_on_right = np.cumsum(lungs, axis=2, dtype=np.int32) > 0  # lung at lower x: patient right
-    lung_on_left = np.cumsum(lungs[..., ::-1], axis=2, dtype=np.int32)[..., ::-1] > 0
-    right_side = np.arange(lungs.shape[2]) < (lungs.shape[2] / 2 if spine_x is None else spine_x)
-    in_one_lung = fill_holes_per_slice(lungs & right_side) | fill_holes_per_slice(lungs & ~right_side)
-    soft = ~lungs & ~in_one_lung & body & (grid.hu > -50) & spine_front
+    box = bounding_box(lungs, (0, 1, 1))  # lung on both sides: inside the lungs' bounding box
+    if box is None:
+        return np.zeros_like(lungs)
+    shape = lungs.shape
+    right_side = np.arange(box[2].start, box[2].stop) < (lungs.shape[2] / 2 if spine_x is None else spine_x)
+    at_view_ends = box[0].start == 0, box[0].stop == lungs.shape[0]
+    lungs = lungs[box]
+    lung_on_right = np.logical_or.accumulate(lungs, axis=2)  # lung at lower x: patient right
+    lung_on_left = np.logical_or.accumulate(lungs[..., ::-1], axis=2)[..., ::-1]
+    in_one_lung = fill_holes_per_slice(lungs & right_side)
+    in_one_lung |= fill_holes_per_slice(lungs & ~right_side)
+    soft = ~lungs & ~in_one_lung & body[box] & (grid.hu[box] > -50) & spine_front[box]
+    del in_one_lung
     tissue = lung_on_right & lung_on_left & soft
-    if not tissue.any():
-        return tissue
+    del lung_on_right, lung_on_left
+    heart = np.zeros(shape, dtype=bool)
+    if tissue.any():
+        heart[box] = _heart_in_box(tissue, lungs, soft, at_view_ends, grid.voxel_ml, min_heart_ml)
+    return heart
+
+
+def _heart_in_box(
+    tissue: np.ndarray,
+    lungs: np.ndarray,
+    soft: np.ndarray,
+    at_view_ends: tuple[bool, bool],
+    voxel_ml: float,
+    min_heart_ml: float,
+) -> np.ndarray:
+    """`heart_mask` within the lungs' bounding box; ``at_view_ends``: whether the box reaches the
+    first and the last slice of the field of view."""
     heart = largest_component(tissue)
     area = heart.sum(axis=(1, 2))
     peak = int(np.argmax(area))
@@ -234,8 +265,8 @@ def heart_mask(
     heart[: narrow[narrow < peak].max() + 1 if (narrow < peak).any() else 0] = False
     heart[narrow[narrow > peak].min() if (narrow > peak).any() else len(area) :] = False
     _add_front(heart, lungs, soft)
-    cut_by_view = heart[0].any() or heart[-1].any()
-    if heart.sum() * grid.voxel_ml < (min_heart_ml / 3 if cut_by_view else min_heart_ml):
+    cut_by_view = (at_view_ends[0] and heart[0].any()) or (at_view_ends[1] and heart[-1].any())
+    if heart.sum() * voxel_ml < (min_heart_ml / 3 if cut_by_view else min_heart_ml):
         return np.zeros_like(heart)
     return heart
 
@@ -243,7 +274,7 @@ def heart_mask(
 def _add_front(heart: np.ndarray, lungs: np.ndarray, soft: np.ndarray) -> None:
     """Add the tissue in front of the heart inside the lungs' convex hull, where no lung lies on
     both sides (the right ventricle behind the sternum, between the lungs' anterior tips)."""
-    behind_is_heart = np.cumsum(heart[:, ::-1], axis=1, dtype=np.int32)[:, ::-1] > 0
+    behind_is_heart = np.logical_or.accumulate(heart[:, ::-1], axis=1)[:, ::-1]
     for z in np.nonzero(heart.any(axis=(1, 2)))[0]:
         heart[z] |= convex_hull(lungs[z]) & behind_is_heart[z] & soft[z]
 
@@ -255,7 +286,7 @@ def right_heart(heart: np.ndarray, grid: WorkingGrid) -> np.ndarray:
     """
     if not heart.any():
         return heart
-    _, cy, cx = np.argwhere(heart).mean(axis=0)
+    _, cy, cx = voxels(heart).mean(axis=0)
     ny, nx = heart.shape[1:]
     yy, xx = np.mgrid[:ny, :nx]
     sy, sx = grid.spacing_mm[1:]
