@@ -53,7 +53,7 @@ def run_real(plan: str, seed: int):
     """Insert cement into the real abdominal CT (TotalSegmentator v1 labels), scan and score."""
     from cementseg.evaluate import score_scan
     from cementseg.io import load
-    from cementseg.phantom.insert import insert
+    from cementseg.phantom import insert
     from cementseg.pipeline import scan
 
     volume = load(REAL_CT / "abdomen_ct.nii.gz")

@@ -34,7 +34,7 @@ def cases(seeds):
 
     from cementseg.anatomy.class_maps import TOTAL
     from cementseg.io import load
-    from cementseg.phantom.insert import insert
+    from cementseg.phantom import insert
 
     abdomen = load(DATA / "abdomen_ct.nii.gz")
     v1 = load(DATA / "abdomen_seg_v1.nii.gz")

@@ -55,7 +55,7 @@ def test_phantom_case_meets_the_bar(scenario, spacing_mm, seed):
 @pytest.mark.parametrize("plan", REAL_PLANS)
 def test_real_ct_with_inserted_cement_meets_the_bar(totalseg_example, plan):
     from cementseg.io import load
-    from cementseg.phantom.insert import insert
+    from cementseg.phantom import insert
 
     volume = load(totalseg_example / "abdomen_ct.nii.gz")
     labels = load(totalseg_example / "abdomen_seg_v1.nii.gz")

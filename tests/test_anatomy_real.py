@@ -161,7 +161,7 @@ def test_epidural_cement_stays_out_of_the_body(abdomen_with_epidural_cement, see
 @pytest.fixture(scope="module")
 def abdomen_with_epidural_cement(totalseg_example):
     from cementseg.io import load
-    from cementseg.phantom.insert import insert
+    from cementseg.phantom import insert
 
     volume = load(totalseg_example / "abdomen_ct.nii.gz")
     labels = load(totalseg_example / "abdomen_seg_v1.nii.gz")

@@ -55,7 +55,7 @@ def test_a_soft_tissue_blob_on_3_mm_voxels_is_not_a_vein():
 @pytest.mark.slow
 def test_a_soft_tissue_blob_in_real_ct_is_not_a_vein(totalseg_example):
     from cementseg.io import load
-    from cementseg.phantom.insert import insert
+    from cementseg.phantom import insert
 
     volume = load(totalseg_example / "abdomen_ct.nii.gz")
     labels = load(totalseg_example / "abdomen_seg_v1.nii.gz")
@@ -70,7 +70,7 @@ def test_plexus_into_the_ivc_in_real_ct_keeps_its_location(totalseg_example, see
     """Real abdomen (3 mm), cement inserted from L1 along the anterior plexus into the IVC and up it:
     the built-in IVC lumen takes in the plexus's last centimetres; the plexus is still the plexus."""
     from cementseg.io import load
-    from cementseg.phantom.insert import insert
+    from cementseg.phantom import insert
 
     volume = load(totalseg_example / "abdomen_ct.nii.gz")
     labels = load(totalseg_example / "abdomen_seg_v1.nii.gz")

@@ -15,7 +15,7 @@ import SimpleITK as sitk
 from cementseg.anatomy.external import from_labels
 from cementseg.anatomy.totalseg_checks import cross_check_levels
 from cementseg.io import load
-from cementseg.phantom.insert import insert
+from cementseg.phantom import insert
 from cementseg.pipeline import scan
 from cementseg.settings import Settings
 

@@ -16,7 +16,7 @@ from cementseg.anatomy.class_maps import TOTAL, TOTAL_V1
 from cementseg.anatomy.external import VERTEBRA, structure_of
 from cementseg.evaluate import score_scan
 from cementseg.io import load
-from cementseg.phantom.insert import insert
+from cementseg.phantom import insert
 from cementseg.pipeline import scan
 
 FAST = {"totalseg_level_crosscheck": False}  # the cross-check has tests of its own

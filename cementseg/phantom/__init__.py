@@ -6,11 +6,11 @@ labels and a JSON-ready manifest; ``insert(volume, labels, plan)`` puts the same
 into a real CT guided by its TotalSegmentator labels. See docs/phantom.md.
 """
 
-_LAZY = {"PhantomCase": "case", "generate": "case", "insert": "insert", "SCENARIOS": "scenarios"}
+_LAZY = {"PhantomCase": "case", "generate": "case", "insert": "insertion", "SCENARIOS": "scenarios"}
 
 
 def __getattr__(name: str):
-    # The renderer pulls in scipy.fft/signal/stats: import it when first used, so that the CLI
+    # The renderer pulls in scipy.fft: import it when first used, so that the CLI
     # (which lists the scenario names) and `cementseg scan` start quickly.
     if name in _LAZY:
         from importlib import import_module
