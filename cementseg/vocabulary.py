@@ -44,11 +44,6 @@ DEFAULT_SEVERITY: dict[str, str] = {
 }
 
 
-def is_leak_location(location: str) -> bool:
-    """Every location but the intended fill of the vertebral body is a leak."""
-    return location != "vertebral_body"
-
-
 def severity_rank(severity: str) -> int:
     """0 for none up to 3 for critical; used to compare and to pick the highest."""
     return SEVERITIES.index(severity)

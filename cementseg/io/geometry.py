@@ -53,12 +53,6 @@ class StackPlan:
     def needs_resampling(self) -> bool:
         return self.target_along_normal_mm is not None or bool(np.any(self.in_plane_offset_px))
 
-    @property
-    def n_slices_out(self) -> int:
-        if self.target_along_normal_mm is not None:
-            return len(self.target_along_normal_mm)
-        return len(self.order)
-
 
 def _names(slices: list[SliceHeader], limit: int = 4) -> str:
     labels = [s.label for s in slices[:limit]]

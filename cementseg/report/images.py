@@ -397,12 +397,14 @@ def key_images(volume: CTVolume, findings: Findings, settings: Settings | None =
     return images
 
 
-def write_pngs(volume: CTVolume, findings: Findings, folder: str | Path) -> list[Path]:
-    """Write `key_images` as ``<folder>/<name>.png``; returns the paths."""
+def write_pngs(
+    volume: CTVolume, findings: Findings, folder: str | Path, images: dict[str, bytes] | None = None
+) -> list[Path]:
+    """Write `key_images` (or ``images`` made by it already) as ``<folder>/<name>.png``; returns the paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, png in key_images(volume, findings).items():
+    for name, png in (images if images is not None else key_images(volume, findings)).items():
         path = folder / f"{name}.png"
         path.write_bytes(png)
         paths.append(path)

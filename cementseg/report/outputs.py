@@ -36,7 +36,7 @@ def write_outputs(findings: Findings, source: str | os.PathLike | None = None, *
         SourceImagesError (an InputError) for SEG/SR of a scan without DICOM source images,
         after the other outputs were written.
     """
-    from .images import key_images
+    from .images import key_images, write_pngs
     from .tables import write_csv
 
     written: dict[str, Path] = {}
@@ -49,11 +49,8 @@ def write_outputs(findings: Findings, source: str | os.PathLike | None = None, *
             volume = load(source, series=findings.input.get("series_uid"), settings=findings.settings)
         images = key_images(volume, findings)
         if png_dir is not None:
-            folder = Path(png_dir)
-            folder.mkdir(parents=True, exist_ok=True)
-            for name, png in images.items():
-                (folder / f"{name}.png").write_bytes(png)
-            written["png"] = folder
+            write_pngs(volume, findings, png_dir, images=images)
+            written["png"] = Path(png_dir)
         if report is not None:
             from .html import write_html
 
