@@ -532,14 +532,18 @@ def _refine_location(
     code = part.code
     if part.rule:
         return LOCATIONS[code], part.rule
-    if not connected and code in GENERIC_LOCATIONS | {LOCATION_CODES["needle_tract"]}:
+    if not connected and code in GENERIC_LOCATIONS | {LOCATION_CODES["needle_tract"], LOCATION_CODES["right_heart"]}:
         around = spine.shares_around(stats["lps"])
-        if around.get("lung", 0.0) + around.get("pulmonary_artery", 0.0) >= settings.lung_min_share:
+        lung = around.get("lung", 0.0) + around.get("pulmonary_artery", 0.0)
+        heart = around.get("heart", 0.0) + around.get("right_heart", 0.0)
+        # the map's heart may take in a diaphragm dome at the lung base; the heart itself is not
+        # surrounded by lung
+        if lung >= settings.lung_min_share and (code != LOCATION_CODES["right_heart"] or lung > heart):
             return (
                 "pulmonary_artery",
                 "cement surrounded by lung, not connected to the spine (pulmonary embolus)",
             )
-        if around.get("heart", 0.0) + around.get("right_heart", 0.0) >= settings.lung_min_share:
+        if heart >= settings.lung_min_share and code != LOCATION_CODES["right_heart"]:
             return "right_heart", "cement surrounded by the heart, not connected to the spine (embolus)"
     if code == LOCATION_CODES["needle_tract"] and not connected:
         # A needle tract starts in the fill, or at least runs thin from front to back along the

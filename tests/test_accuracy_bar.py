@@ -32,6 +32,7 @@ PHANTOM_CASES = [
     ("intradiscal", 3.0, 0),
     ("ctpa_no_cement", 1.5, 0),
     ("ivc_and_pulmonary", 1.5, 0),  # a faint dip at the end of the view no longer splits L5
+    ("pulmonary_emboli_only", 3.0, 1),  # an embolus at the lung base, in lung, not in the heart
 ]
 
 REAL_PLANS = ["clean_fill", "intradiscal", "epidural", "paravertebral_soft_tissue", "ivc_linear_leak"]
