@@ -194,11 +194,14 @@ def _seed(per_slice, spacing_yx) -> tuple[int, np.ndarray] | None:
 
 def _cement_in_disk(cement_slice: np.ndarray, centre, radius_mm: float, spacing_yx) -> bool:
     """Whether cement lies within ``radius_mm`` of ``centre`` on this slice (a cast in the canal)."""
+    return bool((cement_slice & _disk(cement_slice.shape, centre, radius_mm, spacing_yx)).any())
+
+
+def _disk(shape, centre, radius_mm: float, spacing_yx) -> np.ndarray:
+    """In-plane pixels within ``radius_mm`` of ``centre`` (y, x index)."""
     sy, sx = spacing_yx
-    ny, nx = cement_slice.shape
-    yy, xx = np.ogrid[:ny, :nx]
-    disk = ((yy - centre[0]) * sy) ** 2 + ((xx - centre[1]) * sx) ** 2 <= radius_mm**2
-    return bool((cement_slice & disk).any())
+    yy, xx = np.ogrid[: shape[0], : shape[1]]
+    return ((yy - centre[0]) * sy) ** 2 + ((xx - centre[1]) * sx) ** 2 <= radius_mm**2
 
 
 def _nearest(candidates, last, spacing_yx):
@@ -241,13 +244,8 @@ def _interpolate_gaps(centre: np.ndarray, radius: np.ndarray, found: np.ndarray)
 
 def _draw_interpolated(mask, centre, radius, found, bone, spacing_yx) -> None:
     """Draw the interpolated slices: the disk minus ``bone``."""
-    sy, sx = spacing_yx
-    ny, nx = mask.shape[1:]
-    yy, xx = np.ogrid[:ny, :nx]
     for z in np.nonzero(np.isfinite(radius) & ~found)[0]:
-        cy, cx = centre[z]
-        disk = ((yy - cy) * sy) ** 2 + ((xx - cx) * sx) ** 2 <= radius[z] ** 2
-        mask[z] = disk & ~bone[z]
+        mask[z] = _disk(mask.shape[1:], centre[z], radius[z], spacing_yx) & ~bone[z]
 
 
 def extended(canal: CanalTrack, grid: WorkingGrid, reach_mm: float) -> CanalTrack:
