@@ -33,9 +33,18 @@ PHANTOM_CASES = [
     ("ctpa_no_cement", 1.5, 0),
     ("ivc_and_pulmonary", 1.5, 0),  # a faint dip at the end of the view no longer splits L5
     ("pulmonary_emboli_only", 3.0, 1),  # an embolus at the lung base, in lung, not in the heart
+    ("ivc_linear_leak", 1.5, 1),  # the cortex beside the plexus cast is not its blurred tail (+16 %)
 ]
 
-REAL_PLANS = ["clean_fill", "intradiscal", "epidural", "paravertebral_soft_tissue", "ivc_linear_leak"]
+# (plan, seed) of `cementseg.phantom.insert` on the real abdominal CT
+REAL_CASES = [
+    ("clean_fill", 0),
+    ("intradiscal", 0),
+    ("epidural", 0),
+    ("paravertebral_soft_tissue", 0),
+    ("ivc_linear_leak", 0),
+    ("ivc_linear_leak", 1),  # the plexus cast against the cortex (+21 % with the cortex as its tail)
+]
 
 
 def _score(case, name):
@@ -53,13 +62,13 @@ def test_phantom_case_meets_the_bar(scenario, spacing_mm, seed):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("plan", REAL_PLANS)
-def test_real_ct_with_inserted_cement_meets_the_bar(totalseg_example, plan):
+@pytest.mark.parametrize(("plan", "seed"), REAL_CASES)
+def test_real_ct_with_inserted_cement_meets_the_bar(totalseg_example, plan, seed):
     from cementseg.io import load
     from cementseg.phantom import insert
 
     volume = load(totalseg_example / "abdomen_ct.nii.gz")
     labels = load(totalseg_example / "abdomen_seg_v1.nii.gz")
-    case = insert(volume, labels, plan, seed=0)
-    score = _score(case, f"real abdomen + {plan}")
+    case = insert(volume, labels, plan, seed=seed)
+    score = _score(case, f"real abdomen + {plan} seed {seed}")
     assert bar_failures(score, plan == "clean_fill") == []

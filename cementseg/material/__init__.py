@@ -81,7 +81,7 @@ def classify_materials(
         c.reason = reason if has_anatomy else f"{reason} (no anatomy map)"
         c.evidence.update(features[c.id])
         c.evidence["confidence"] = confidence if has_anatomy else min(confidence, 0.5)
-    set_cement_fractions(candidates, volume, settings)
+    set_cement_fractions(candidates, volume, settings, anatomy)
 
 
 def _first_rule(c, f, scale, settings, metal_ids, has_anatomy):

@@ -6,10 +6,14 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
+from ..anatomy.anatomy_map import STRUCTURES, AnatomyMap
 from ..candidates import Candidate
 from ..segment import candidate_from_voxels
 from ..settings import Settings
 from ..volume import CTVolume
+
+#: structures whose own density (cortex 400-900 HU) outweighs a cement tail in the ring
+_BONE_CODES = [STRUCTURES[name] for name in ("vertebral_body", "posterior_elements", "other_bone")]
 
 #: the `Candidate` fields computed from its voxels
 _STATISTICS = (
@@ -18,11 +22,14 @@ _STATISTICS = (
 )
 
 
-def set_cement_fractions(candidates: list[Candidate], volume: CTVolume, settings: Settings) -> None:
+def set_cement_fractions(
+    candidates: list[Candidate], volume: CTVolume, settings: Settings, anatomy: AnatomyMap | None = None
+) -> None:
     """Per-voxel cement volume in voxel units, ``(HU - background) / (cement HU - background)``.
 
     Each voxel's own share is clipped to 0..1; the blurred tail in the one-voxel ring just
-    outside the candidate (below the grow level, in no other candidate), clipped the same way,
+    outside the candidate (below the grow level, in no other candidate, not in bone on the
+    ``anatomy`` map: a cortex voxel beside a cast is bone, not its tail), clipped the same way,
     is credited to the nearest candidate voxel. Background: the enhanced blood pool around
     the candidate if any (a cast in refluxed contrast), else its local background floored at
     `soft_tissue_hu` -- cement never sits in air: an embolus lies in blood inside an artery, so
@@ -56,13 +63,13 @@ def set_cement_fractions(candidates: list[Candidate], volume: CTVolume, settings
         enhanced = pool is not None and pool >= settings.enhanced_blood_min_hu
         background = pool if enhanced else max(candidate.evidence["local_background_hu"], settings.soft_tissue_hu)
         contrast = [by_id[i] for i in candidate.evidence.get("touches", []) if by_id[i].material == "contrast"]
-        share, contrast_only = _cement_share(candidate, volume, background, cement_hu, taken, contrast)
+        share, contrast_only = _cement_share(candidate, volume, background, cement_hu, taken, contrast, anatomy)
         if contrast and contrast_only.all():
             _edge_of_contrast(candidate, max(contrast, key=lambda c: c.voxel_count))
             continue
         if contrast_only.any():
             _hand_over(candidate, contrast_only, max(contrast, key=lambda c: c.voxel_count), volume)
-            share, _ = _cement_share(candidate, volume, background, cement_hu, taken, contrast)
+            share, _ = _cement_share(candidate, volume, background, cement_hu, taken, contrast, anatomy)
         candidate.cement_fraction = share
         candidate.evidence["cement_hu"] = float(cement_hu)
         candidate.evidence["cement_hu_source"] = source
@@ -98,7 +105,13 @@ def _has_plateau(candidate: Candidate, volume: CTVolume, settings: Settings) -> 
 
 
 def _cement_share(
-    candidate, volume, background: float, cement_hu: float, taken: np.ndarray, contrast: list[Candidate]
+    candidate,
+    volume,
+    background: float,
+    cement_hu: float,
+    taken: np.ndarray,
+    contrast: list[Candidate],
+    anatomy: AnatomyMap | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """float32 cement volume per candidate voxel (voxel units), blurred tail included, and
     which of its voxels hold nothing but contrast.
@@ -115,6 +128,8 @@ def _cement_share(
     ring_zyx = np.argwhere(ndi.binary_dilation(inside, np.ones((3, 3, 3), bool)) & ~inside)
     ring_flat = np.ravel_multi_index(tuple((ring_zyx + lo).T), volume.shape)
     free = ~_contains(taken, ring_flat)
+    if anatomy is not None:
+        free &= ~np.isin(anatomy.structure_at(volume.index_to_lps(ring_zyx + lo)), _BONE_CODES)
     ring_zyx, ring_flat = ring_zyx[free], ring_flat[free]
     hu = volume.hu.reshape(-1)
     # an edge voxel mixes cement with what lies right next to it (lung beside a small artery
