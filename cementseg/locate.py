@@ -44,6 +44,7 @@ from scipy.spatial import cKDTree
 from .anatomy.anatomy_map import STRUCTURE_NAMES, AnatomyMap
 from .candidates import Candidate
 from .findings import Component
+from .segment import principal_axis
 from .settings import Settings
 from .spine_context import GENERIC_LOCATIONS, SpineContext
 from .vocabulary import LOCATION_CODES, LOCATIONS
@@ -161,15 +162,7 @@ def component_stats(volume: CTVolume, flat_index: np.ndarray) -> dict:
     hu = volume.hu.reshape(-1)[flat_index].astype(float)
     lps = volume.index_to_lps(zyx)
     centroid = lps.mean(axis=0)
-    # Voxel extent keeps a one-voxel object from having zero length and zero spread.
-    voxel_lps = np.abs(volume.direction * np.array(volume.spacing_mm[::-1])[np.newaxis, :]).sum(axis=1)
-    covariance = np.cov((lps - centroid).T) if len(lps) > 1 else np.zeros((3, 3))
-    covariance = covariance + np.diag(voxel_lps**2 / 12.0)
-    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-    axis = eigenvectors[:, -1]
-    projection = (lps - centroid) @ axis
-    length = float(np.ptp(projection) + np.abs(axis) @ voxel_lps)
-    tubularity = float(1.0 - np.sqrt(max(eigenvalues[1], 0.0) / eigenvalues[2]))
+    axis, length, tubularity = principal_axis(lps - centroid, volume)
     return {
         "voxel_count": int(len(flat_index)),
         "volume_ml": float(len(flat_index) * volume.voxel_volume_mm3 / 1000.0),
@@ -179,7 +172,7 @@ def component_stats(volume: CTVolume, flat_index: np.ndarray) -> dict:
         "bbox_lps_mm": (tuple(float(v) for v in lps.min(0)), tuple(float(v) for v in lps.max(0))),
         "length_mm": length,
         "tubularity": tubularity,
-        "principal_axis_lps": axis * np.sign(axis[np.argmax(np.abs(axis))]),
+        "principal_axis_lps": axis,
         "lps": lps,
     }
 

@@ -411,7 +411,7 @@ def candidate_from_voxels(candidate_id: int, flat_index: np.ndarray, volume: CTV
     values = volume.hu.reshape(-1)[flat_index].astype(np.float64)
     p05, p50, p95 = np.percentile(values, [5, 50, 95])
     centroid = lps.mean(axis=0)
-    axis, length_mm, tubularity = _principal_axis(lps - centroid, volume)
+    axis, length_mm, tubularity = principal_axis(lps - centroid, volume)
     return Candidate(
         id=candidate_id,
         flat_index=flat_index,
@@ -431,26 +431,23 @@ def candidate_from_voxels(candidate_id: int, flat_index: np.ndarray, volume: CTV
     )
 
 
-def _voxel_extent_mm(axis_lps: np.ndarray, volume: CTVolume) -> float:
-    """One voxel step (mm) along the unit LPS vector ``axis_lps``: the spacing on isotropic grids."""
-    steps = volume.direction * np.asarray(volume.spacing_mm[::-1])[np.newaxis, :]  # columns x, y, z
-    return float(np.linalg.norm(axis_lps @ steps))
+def principal_axis(centred_lps: np.ndarray, volume: CTVolume) -> tuple[np.ndarray, float, float]:
+    """Unit principal axis (LPS), length along it (mm) and tubularity of voxels at ``centred_lps``
+    (LPS mm, centroid removed), each voxel taken as the solid box it covers.
 
-
-def _principal_axis(centred_lps: np.ndarray, volume: CTVolume) -> tuple[np.ndarray, float, float]:
-    """Unit principal axis (LPS), extent along it (mm, voxel centres + one voxel) and tubularity."""
-    if len(centred_lps) < 2:
-        coarsest = int(np.argmax(volume.spacing_mm[::-1]))  # x, y, z column of the coarsest axis
-        axis = volume.direction[:, coarsest].copy()
-        eigenvalues = np.zeros(3)
-    else:
-        eigenvalues, vectors = np.linalg.eigh(np.cov(centred_lps.T, bias=True))
-        axis = vectors[:, -1]
-    axis = axis * (1.0 if axis[np.argmax(np.abs(axis))] >= 0 else -1.0)
+    The moments add each voxel's own spread (spacing^2 / 12 per axis), so a part of a few voxels
+    has a finite width and one voxel lies along its coarsest axis; the length is the span of the
+    voxel centres along the axis plus one voxel step along it (the spacing on isotropic grids). Tubularity is
+    1 - sqrt(second / largest eigenvalue): 0 for a ball, towards 1 for a thin line.
+    """
+    steps = volume.direction * np.asarray(volume.spacing_mm[::-1])[np.newaxis, :]  # voxel steps x, y, z (LPS)
+    voxel_lps = np.abs(steps).sum(axis=1)  # one voxel's extent along L, P and S
+    covariance = np.cov(centred_lps.T, bias=True) if len(centred_lps) > 1 else np.zeros((3, 3))
+    eigenvalues, vectors = np.linalg.eigh(covariance + np.diag(voxel_lps**2 / 12.0))
+    axis = vectors[:, -1] * (1.0 if vectors[np.argmax(np.abs(vectors[:, -1])), -1] >= 0 else -1.0)
     projection = centred_lps @ axis
-    length = float(projection.max() - projection.min()) + _voxel_extent_mm(axis, volume)
-    largest, second = eigenvalues[-1], eigenvalues[-2]
-    tubularity = float(1.0 - math.sqrt(max(second, 0.0) / largest)) if largest > 0 else 0.0
+    length = float(np.ptp(projection) + np.linalg.norm(axis @ steps))
+    tubularity = float(1.0 - math.sqrt(max(eigenvalues[1], 0.0) / eigenvalues[2]))
     return axis, length, tubularity
 
 
