@@ -17,9 +17,12 @@ and every connected part outside is a finding of its own.
    join their largest neighbour, parts within the fill margin join the fill, a short generic
    stretch between the cortex and a named compartment joins the compartment (not a venous
    trunk: the plexus or segmental vein leading to the IVC or azygos is a finding of its own).
-   An IVC or azygos part is followed down from its cranial end as a cast; what lies at its foot
-   beyond the cast's cross-section, on the body's side, is the tributary that brought the
-   cement (an HU-based map cannot place an unenhanced trunk's wall) and goes back to step 4.
+   An IVC or azygos part is carried up through the generic cement on its line (blood, and the
+   cement in it, flows cranially; an HU-based map takes the cast's dense voxels for bone and
+   may name only a stretch of the trunk), then followed down from its cranial end as a cast;
+   what lies at its foot beyond the cast's cross-section, on the body's side, is the tributary
+   that brought the cement (an HU-based map cannot place an unenhanced trunk's wall) and goes
+   back to step 4.
 4. Generic parts are refined by what surrounds them (lung -> pulmonary embolus, heart ->
    right heart), by shape and place (a thin cranio-caudal cast in front of the body is in the
    IVC, or at thoracic levels right next to it in the azygos vein; thin paravertebral cement
@@ -203,6 +206,9 @@ def _split_cement(
     merge = (leak_codes, outside, cement_fraction, volume, spine, settings)
     parts = _merged_parts(crop, local, codes, *merge)
     if spine.has_bodies:
+        carried = _trunk_casts_carried_up(parts, zyx, volume, spine, settings)
+        if carried is not None:
+            parts = _merged_parts(crop, local, carried, *merge)
         recoded = _tributaries_off_trunk_casts(parts, zyx, outside, volume, spine, settings)
         if recoded is not None:
             parts = _merged_parts(crop, local, recoded, *merge)
@@ -302,11 +308,8 @@ def _tributaries_off_trunk_casts(
     shape and position (generic), which call a thin run next to the body paravertebral venous.
     None when no part changes.
     """
-    voxel_lps = np.abs(volume.direction * np.array(volume.spacing_mm[::-1])[np.newaxis, :]).sum(axis=1)
-    reach_mm = settings.venous_max_thickness_mm / 2.0 + float(np.hypot(voxel_lps[0], voxel_lps[1])) / 2.0
-    codes = np.zeros(len(zyx), np.uint16)
-    for part in parts.values():
-        codes[part.flat_index] = part.code
+    voxel_lps, reach_mm = _cast_reach_mm(volume, settings)
+    codes = _part_codes(parts, len(zyx))
     changed = False
     for part in parts.values():
         if part.code not in _VENOUS_TRUNKS:
@@ -323,6 +326,52 @@ def _tributaries_off_trunk_casts(
         codes[off] = LOCATION_CODES["other"]
         changed = True
     return codes if changed else None
+
+
+def _trunk_casts_carried_up(parts: dict[int, _Part], zyx, volume, spine, settings) -> np.ndarray | None:
+    """Per-voxel codes with each IVC or azygos cast carried up the generic cement on its line, or None.
+
+    Blood in both trunks flows cranially, and cement entering one is carried up it as a cast. An
+    HU-based map takes the cast's dense voxels for bone and may label only a stretch of the trunk
+    around it; generic cement above that stretch, slice by slice within the cast's cross-section
+    (as `_cast_cross_sections` follows it), is the same cast. Below it the tributary that brought
+    the cement comes in: `_tributaries_off_trunk_casts` decides there.
+    """
+    voxel_lps, reach_mm = _cast_reach_mm(volume, settings)
+    codes = _part_codes(parts, len(zyx))
+    lps = spine.ct_lps(zyx)
+    level = np.rint(lps[:, 2] / voxel_lps[2]).astype(int)
+    generic = np.isin(codes, list(GENERIC_LOCATIONS))
+    changed = False
+    for part in parts.values():
+        if part.code not in _VENOUS_TRUNKS:
+            continue
+        top = int(level[part.flat_index].max())
+        centre = lps[part.flat_index[level[part.flat_index] == top], :2].mean(axis=0)
+        for value in range(top + 1, int(level.max()) + 1):
+            rows = np.flatnonzero(generic & (level == value))
+            rows = rows[np.linalg.norm(lps[rows, :2] - centre, axis=1) <= reach_mm]
+            if rows.size == 0:
+                break
+            codes[rows], generic[rows], changed = part.code, False, True
+            centre = lps[rows, :2].mean(axis=0)
+    return codes if changed else None
+
+
+def _cast_reach_mm(volume: CTVolume, settings: Settings) -> tuple[np.ndarray, float]:
+    """One voxel's extent along L, P, S (mm), and how far (mm, in plane) a vein cast reaches from
+    its centre in a slice: half the thickest vein cast plus half a voxel's in-plane diagonal."""
+    voxel_lps = np.abs(volume.direction * np.array(volume.spacing_mm[::-1])[np.newaxis, :]).sum(axis=1)
+    in_plane_mm = float(np.hypot(voxel_lps[0], voxel_lps[1]))
+    return voxel_lps, settings.venous_max_thickness_mm / 2.0 + in_plane_mm / 2.0
+
+
+def _part_codes(parts: dict[int, _Part], count: int) -> np.ndarray:
+    """The code of each of the mass's ``count`` voxels, from its parts."""
+    codes = np.zeros(count, np.uint16)
+    for part in parts.values():
+        codes[part.flat_index] = part.code
+    return codes
 
 
 def _cast_cross_sections(lps: np.ndarray, slice_mm: float, reach_mm: float) -> np.ndarray:

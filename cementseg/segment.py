@@ -157,7 +157,7 @@ def find_candidates(volume: CTVolume, settings: Settings) -> list[Candidate]:
         candidate.evidence["pass"] = "faint" if core == "faint" else "dense"
         candidate.evidence["core"] = "none" if core == "faint" else core
         candidates.append(candidate)
-    _record_touching(candidates, volume.shape)
+    record_touching(candidates, volume.shape)
     log.info("%d candidates (pv factor %.2f)", len(candidates), levels.partial_volume_factor)
     return candidates
 
@@ -395,6 +395,35 @@ def _box_components(mask: np.ndarray, lo: np.ndarray, hu: np.ndarray, seed_hu: f
     return out
 
 
+def dense_cores(flat_index: np.ndarray, hu: np.ndarray, core_hu: float) -> tuple[list[np.ndarray], float]:
+    """The parts of some voxels around their voxels at least ``core_hu`` dense, and the HU of the rest.
+
+    ``flat_index``: sorted flat indices into ``hu``. The rest's plateau is the median HU of the voxels
+    below ``core_hu``. A part is a 26-connected run of voxels more than half-way from the plateau to
+    ``core_hu`` holding a core: the core and its partial-volume halo, down to where it meets the
+    plateau it sits on (the dips between the partial-volume peaks of one thin cast stay above that).
+    Returns the parts (sorted flat indices, raster order of their first voxels; none when no voxel
+    reaches ``core_hu``) and the plateau (HU; NaN when every voxel is a core).
+    """
+    values = hu.reshape(-1)[flat_index]
+    level = _level(core_hu, hu.dtype)
+    below = values[values < level]
+    plateau = float(np.median(below)) if below.size else math.nan
+    if below.size == values.size:
+        return [], plateau
+    if not below.size:
+        return [np.asarray(flat_index)], plateau
+    zyx = np.column_stack(np.unravel_index(flat_index, hu.shape))
+    lo = zyx.min(axis=0)
+    shape = tuple(int(v) for v in zyx.max(axis=0) - lo + 1)
+    halo, core = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
+    halo[tuple((zyx[values >= (plateau + core_hu) / 2.0] - lo).T)] = True
+    core[tuple((zyx[values >= level] - lo).T)] = True
+    labels = cc3d.connected_components(halo, connectivity=26)
+    holding_core = np.isin(labels, np.unique(labels[core]))
+    return _box_components(holding_core & halo, lo, hu, -np.inf, 1), plateau
+
+
 def dilate_box(mask: np.ndarray, radius_voxels) -> np.ndarray:
     """Dilation of a uint8/bool ``mask`` by a box of half-widths ``radius_voxels`` (z, y, x); a new array."""
     return ndi.maximum_filter(mask, size=tuple(2 * int(r) + 1 for r in radius_voxels), mode="constant")
@@ -431,6 +460,21 @@ def candidate_from_voxels(candidate_id: int, flat_index: np.ndarray, volume: CTV
     )
 
 
+#: the `Candidate` fields `candidate_from_voxels` computes from the voxels
+_STATISTICS = (
+    "flat_index", "voxel_count", "volume_ml", "hu_max", "hu_mean", "hu_p05", "hu_p50", "hu_p95",
+    "centroid_lps_mm", "bbox_lps_mm", "bbox_zyx", "length_mm", "tubularity", "principal_axis_lps",
+)
+
+
+def set_voxels(candidate: Candidate, flat_index: np.ndarray, volume: CTVolume) -> None:
+    """Give ``candidate`` the voxels ``flat_index`` and every statistic computed from them; its id,
+    material, reason and evidence stay."""
+    rebuilt = candidate_from_voxels(candidate.id, flat_index, volume)
+    for name in _STATISTICS:
+        setattr(candidate, name, getattr(rebuilt, name))
+
+
 def principal_axis(centred_lps: np.ndarray, volume: CTVolume) -> tuple[np.ndarray, float, float]:
     """Unit principal axis (LPS), length along it (mm) and tubularity of voxels at ``centred_lps``
     (LPS mm, centroid removed), each voxel taken as the solid box it covers.
@@ -451,15 +495,15 @@ def principal_axis(centred_lps: np.ndarray, volume: CTVolume) -> tuple[np.ndarra
     return axis, length, tubularity
 
 
-def _record_touching(candidates: list[Candidate], shape) -> None:
-    """``evidence["touches"]``: ids of the candidates 26-adjacent to each candidate."""
+def record_touching(candidates: list[Candidate], shape, targets: list[Candidate] | None = None) -> None:
+    """``evidence["touches"]``: ids of the candidates 26-adjacent to each of ``targets`` (default: all)."""
     if not candidates:
         return
     all_flat = np.concatenate([c.flat_index for c in candidates])
     all_ids = np.concatenate([np.full(c.voxel_count, c.id) for c in candidates])
     order = np.argsort(all_flat)
     all_flat, all_ids = all_flat[order], all_ids[order]
-    for candidate in candidates:
+    for candidate in candidates if targets is None else targets:
         lo = np.maximum(np.asarray(candidate.bbox_zyx[:3]) - 1, 0)
         hi = np.minimum(np.asarray(candidate.bbox_zyx[3:]) + 1, shape)
         inside = np.zeros(tuple(int(v) for v in hi - lo), dtype=np.uint8)

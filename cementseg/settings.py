@@ -72,6 +72,11 @@ class Settings:
     cement_bulk_min_hu: float = 1300.0
     #: a candidate mostly in bone is PMMA-dense when this share of its voxels reach cement_min_hu
     cement_in_bone_min_fraction: float = 0.1
+    #: the densest an osteoporotic cortex, pedicle or rib reads (HU; the vertebrae of a real 3 mm CT
+    #: top out near 1200 HU): inside a candidate called bone, voxels this dense are a core of
+    #: cement (thin, partial-volumed on coarse voxels) or metal hugging the bone, split off it
+    #: when it holds at least min_leak_mm3 of cement
+    cortex_max_hu: float = 1300.0
     #: a thin candidate never reaching cement_min_hu is no leak beyond this voxel volume (mL):
     #: a 100 mm cast on 3 mm voxels fills about 2 mL of voxels
     faint_cement_max_ml: float = 3.0

@@ -34,6 +34,7 @@ PHANTOM_CASES = [
     ("ivc_and_pulmonary", 1.5, 0),  # a faint dip at the end of the view no longer splits L5
     ("pulmonary_emboli_only", 3.0, 1),  # an embolus at the lung base, in lung, not in the heart
     ("ivc_linear_leak", 1.5, 1),  # the cortex beside the plexus cast is not its blurred tail (+16 %)
+    ("paravertebral_to_lungs", 3.0, 1),  # venous casts hugging the cortex, split off the bone
 ]
 
 # (plan, seed) of `cementseg.phantom.insert` on the real abdominal CT

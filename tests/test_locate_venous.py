@@ -25,6 +25,9 @@ VENOUS = {"paravertebral_venous", "inferior_vena_cava", "azygos_system"}
         ("ivc_linear_leak", 1.5, 0, {"paravertebral_venous", "inferior_vena_cava"}),
         ("ivc_and_pulmonary", 1.5, 1, {"paravertebral_venous", "inferior_vena_cava"}),
         ("paravertebral_to_lungs", 3.0, 0, {"paravertebral_venous", "azygos_system"}),
+        # on 3 mm voxels the casts hug the cortex, one candidate with it until split off the bone;
+        # the map names a stretch of the azygos cast only: the cast above it is carried up
+        ("paravertebral_to_lungs", 3.0, 1, {"paravertebral_venous", "azygos_system"}),
         # on 3 mm voxels the plexus is a few voxels at the foot of the IVC cast: still the plexus
         ("ivc_and_pulmonary", 3.0, 0, {"paravertebral_venous", "inferior_vena_cava"}),
     ],

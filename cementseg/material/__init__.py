@@ -16,7 +16,11 @@ rules (`rules.py`) weigh shape, surroundings and anatomy, in this order:
    thick candidate below PMMA density in enhanced blood; a lumen-like tube.
 4. Touching metal: bone-like HU = cortex or bright streaks; denser and no fill = the
    hardware's blurred edge.
-5. Bone: mostly in bone and not PMMA-dense.
+5. Bone: mostly in bone and not PMMA-dense. On coarse voxels a thin cast hugging a cortex, or a
+   needle tract in a pedicle, joins the bone in one candidate: voxels denser than any bone
+   (`cortex_max_hu`) with their partial-volume halo are split off a bone candidate in a
+   vertebra when they hold at least `min_leak_mm3` of cement and the rules, knowing them to be
+   denser than any bone, call them cement; the rest stays bone.
 6. Cement: PMMA-dense (a thick candidate by its median HU, a thin one by its peak after
    partial volume), markedly denser than a shell 1.5-6 mm around it, and in a vertebral
    body, continuous with cement, or on a venous route from a vertebral body.
@@ -30,11 +34,15 @@ a contrast candidate it touches (no voxel denser than that contrast) becomes con
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.spatial import cKDTree
 
 from ..anatomy.anatomy_map import AnatomyMap
 from ..candidates import Candidate
+from ..segment import candidate_from_voxels, dense_cores, record_touching, set_voxels
 from ..settings import Settings
 from ..volume import CTVolume
 from . import rules
@@ -50,7 +58,8 @@ def classify_materials(
     """Set ``material``, ``reason``, ``evidence`` (with ``confidence``) on every candidate, in place.
 
     Args:
-        candidates: stage-1 candidates of ``volume`` (`segment.find_candidates`).
+        candidates: stage-1 candidates of ``volume`` (`segment.find_candidates`); cement split off a
+            bone candidate is appended as a candidate of its own.
         volume: the CT.
         anatomy: its anatomy map (any grid), or None to classify by HU and shape alone.
         settings: the materials section of `Settings`.
@@ -72,6 +81,8 @@ def classify_materials(
             verdict = _first_rule(c, features[c.id], scale, settings, metal_ids, has_anatomy)
             if verdict:
                 verdicts[c.id] = verdict
+    if has_anatomy:
+        _split_cement_off_bone(candidates, features, verdicts, volume, anatomy, scale, settings, metal_ids)
     _spread_cement(candidates, features, verdicts, scale, settings, has_anatomy)
     if has_anatomy:
         _require_a_source(candidates, features, verdicts)
@@ -98,6 +109,94 @@ def _first_rule(c, f, scale, settings, metal_ids, has_anatomy):
         or rules.next_to_metal(c, f, scale, settings, metal_ids)
         or rules.cement_without_anatomy(c, f, scale, settings)
     )
+
+
+def _split_cement_off_bone(
+    candidates, features, verdicts, volume, anatomy, scale, settings, metal_ids
+) -> None:
+    """Cut what is denser than any bone out of the candidates called bone, when it is cement.
+
+    Only bone candidates in a vertebra (the bone cement leaves, whose cortex its leaks hug) are
+    cut; the parts the rules call cement become candidates with new ids, and the rest of the bone
+    is judged again.
+    """
+    judge = _Judge(volume, anatomy, scale, settings, metal_ids, [c for c in candidates if c.id in metal_ids])
+    cement_ids = {i for i, v in verdicts.items() if v[0] == "cement"}
+    shrunk = []
+    for bone in [c for c in candidates if verdicts.get(c.id, ("",))[0] == "bone"]:
+        if rules.fraction_in(features[bone.id], rules.VERTEBRA) == 0.0:
+            continue  # not a vertebra: a calcification the map takes for bone is no cement's way out
+        kept = _cement_pieces(bone, candidates, cement_ids, judge)
+        if kept:
+            shrunk.append(bone)
+        for piece, piece_features, verdict in kept:
+            piece.id = max(c.id for c in candidates) + 1
+            candidates.append(piece)
+            features[piece.id], verdicts[piece.id] = piece_features, verdict
+    if shrunk:
+        record_touching(candidates, volume.shape)
+    for bone in shrunk:
+        features[bone.id], verdict = judge(bone, set())
+        verdicts.pop(bone.id, None)
+        if verdict:
+            verdicts[bone.id] = verdict
+
+
+@dataclass(frozen=True)
+class _Judge:
+    """Features and verdict of a candidate made or changed after the first round of rules."""
+
+    volume: CTVolume
+    anatomy: AnatomyMap
+    scale: ScanScale
+    settings: Settings
+    metal_ids: set[int]
+    metal: list[Candidate]
+
+    def __call__(self, c: Candidate, cement_ids: set[int]) -> tuple[dict, tuple | None]:
+        f = measure(c, self.volume, self.anatomy, self.settings)
+        f["distance_to_metal_mm"] = _distance_to_metal_mm(self.metal, [c], self.volume).get(c.id)
+        verdict = _first_rule(c, f, self.scale, self.settings, self.metal_ids, True)
+        return f, verdict or rules.cement(c, f, self.scale, self.settings, cement_ids)
+
+
+def _cement_pieces(bone: Candidate, candidates, cement_ids, judge: _Judge) -> list:
+    """``[(piece, features, verdict)]``: the parts of ``bone`` (`_cement_parts`), each judged as a
+    candidate of its own known to be denser than any bone, that the rules call cement; ``bone``
+    keeps the rest of its voxels."""
+    volume = judge.volume
+    parts = _cement_parts(bone, volume, judge.settings)
+    if not parts:
+        return []
+    whole = bone.flat_index
+    set_voxels(bone, np.setdiff1d(whole, np.concatenate(parts)), volume)
+    first_id = max(c.id for c in candidates) + 1
+    pieces = [candidate_from_voxels(first_id + k, flat, volume) for k, flat in enumerate(parts)]
+    for piece in pieces:
+        piece.evidence = {"pass": bone.evidence.get("pass"), "split_from": bone.id}
+        piece.evidence["core"] = "denser_than_bone"
+    record_touching(candidates + pieces, volume.shape, targets=pieces)
+    judged = [(piece, *judge(piece, cement_ids)) for piece in pieces]
+    kept = [(piece, f, verdict) for piece, f, verdict in judged if verdict and verdict[0] == "cement"]
+    cement = [piece.flat_index for piece, _, _ in kept]
+    set_voxels(bone, np.setdiff1d(whole, np.concatenate(cement)) if cement else whole, volume)
+    return kept
+
+
+def _cement_parts(bone: Candidate, volume: CTVolume, settings: Settings) -> list[np.ndarray]:
+    """Flat indices of the parts of ``bone`` around voxels of at least `cortex_max_hu` with their
+    halo (`segment.dense_cores`) holding at least `min_leak_mm3` of cement above the bone's plateau
+    (`cement_reference_hu` the cement); none when no bone would be left."""
+    parts, plateau = dense_cores(bone.flat_index, volume.hu, settings.cortex_max_hu)
+    if math.isnan(plateau):
+        return []  # every voxel denser than bone: nothing to split off
+    hu = volume.hu.reshape(-1)
+    span_hu = max(settings.cement_reference_hu - plateau, 1.0)
+    min_voxels = settings.min_leak_mm3 / volume.voxel_volume_mm3  # of cement
+    parts = [flat for flat in parts if np.clip((hu[flat] - plateau) / span_hu, 0, 1).sum() >= min_voxels]
+    if sum(flat.size for flat in parts) == bone.voxel_count:
+        return []
+    return parts
 
 
 def _spread_cement(candidates, features, verdicts, scale, settings, has_anatomy) -> None:

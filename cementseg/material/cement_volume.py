@@ -8,18 +8,12 @@ from scipy.spatial import cKDTree
 
 from ..anatomy.anatomy_map import STRUCTURES, AnatomyMap
 from ..candidates import Candidate
-from ..segment import candidate_from_voxels
+from ..segment import set_voxels
 from ..settings import Settings
 from ..volume import CTVolume
 
 #: structures whose own density (cortex 400-900 HU) outweighs a cement tail in the ring
 _BONE_CODES = [STRUCTURES[name] for name in ("vertebral_body", "posterior_elements", "other_bone")]
-
-#: the `Candidate` fields computed from its voxels
-_STATISTICS = (
-    "flat_index", "voxel_count", "volume_ml", "hu_max", "hu_mean", "hu_p05", "hu_p50", "hu_p95",
-    "centroid_lps_mm", "bbox_lps_mm", "bbox_zyx", "length_mm", "tubularity", "principal_axis_lps",
-)
 
 
 def set_cement_fractions(
@@ -152,13 +146,8 @@ def _cement_share(
 def _hand_over(candidate: Candidate, voxels: np.ndarray, contrast: Candidate, volume: CTVolume) -> None:
     """Move the candidate's ``voxels`` (bool, ``flat_index`` order) holding no cement beside a
     contrast candidate into that contrast candidate; both keep their ids, materials and evidence."""
-    for target, flat in (
-        (contrast, np.concatenate([contrast.flat_index, candidate.flat_index[voxels]])),
-        (candidate, candidate.flat_index[~voxels]),
-    ):
-        rebuilt = candidate_from_voxels(target.id, flat, volume)
-        for name in _STATISTICS:
-            setattr(target, name, getattr(rebuilt, name))
+    set_voxels(contrast, np.concatenate([contrast.flat_index, candidate.flat_index[voxels]]), volume)
+    set_voxels(candidate, candidate.flat_index[~voxels], volume)
 
 
 def _share(hu: np.ndarray, background, cement_hu: float) -> np.ndarray:

@@ -14,6 +14,8 @@ from .features import BLOOD_POOLS, ScanScale
 Verdict = tuple[str, str, float] | None
 
 BONE = ("vertebral_body", "posterior_elements", "other_bone")
+#: the vertebrae: the bone cement leaves, and the cortex its leaks hug
+VERTEBRA = ("vertebral_body", "posterior_elements")
 #: spine compartments: a thick dense mass there is cement, never a contrast-filled lumen
 SPINE_COMPARTMENTS = (
     "vertebral_body",
@@ -64,7 +66,8 @@ def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
        must reach `cement_bulk_min_hu`: denser than the bulk of any bone or contrast lumen.
     2. Mostly in bone: at least `cement_in_bone_min_fraction` of its voxels reach
        `cement_min_hu`, unscaled -- cortex with bright noise must not pass, and thin cement
-       inside bone on coarse voxels cannot be told from cortex.
+       inside bone on coarse voxels cannot be told from cortex -- or it was split off a bone
+       candidate around voxels denser than any bone (``evidence["core"]``, `cortex_max_hu`).
     3. Elsewhere: its peak (HU p95) reaches `cement_min_hu` mixed by the partial-volume
        factor with its surroundings (enhanced blood of its vessel, else soft tissue, or lung
        when that is what surrounds it). Below
@@ -79,6 +82,8 @@ def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
     if core is not None:
         return core >= s.cement_bulk_min_hu
     if fraction_in(f, BONE) >= 0.5:
+        if c.evidence.get("core") == "denser_than_bone":
+            return True  # split off a bone candidate at voxels no bone reaches (`cortex_max_hu`)
         return f["cement_dense_fraction"] >= s.cement_in_bone_min_fraction
     if c.hu_p95 < s.cement_min_hu:
         if c.volume_ml > s.faint_cement_max_ml:
