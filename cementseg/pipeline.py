@@ -74,7 +74,9 @@ def scan(
     from .segment import find_candidates
 
     candidates = timed("candidates", find_candidates, volume, settings)
-    anatomy_map = timed("anatomy", _anatomy_for, volume, anatomy, settings, anatomy_engine, anatomy_cache_dir)
+    anatomy_map = timed(
+        "anatomy", _anatomy_for, volume, anatomy, settings, anatomy_engine, anatomy_cache_dir, candidates
+    )
     timed("materials", classify_materials, candidates, volume, anatomy_map, settings)
     components = timed("locate", locate_findings, candidates, volume, anatomy_map, settings)
     source_warnings = record_anatomy_sources(components, volume, anatomy_map, settings)  # issue 5
@@ -97,7 +99,9 @@ def scan(
     )
 
 
-def _anatomy_for(volume: CTVolume, anatomy, settings: Settings, engine: str = "builtin", cache_dir=None) -> AnatomyMap:
+def _anatomy_for(
+    volume: CTVolume, anatomy, settings: Settings, engine: str = "builtin", cache_dir=None, candidates=None
+) -> AnatomyMap:
     from .anatomy.totalsegmentator import ENGINES, engine_anatomy
 
     if engine not in ENGINES:
@@ -112,7 +116,11 @@ def _anatomy_for(volume: CTVolume, anatomy, settings: Settings, engine: str = "b
         return anatomy_providers.load_external(anatomy, volume, settings)
     if engine == "totalsegmentator":
         return engine_anatomy(volume, settings, cache_dir)
-    return anatomy_providers.build(volume, settings)
+    if candidates is None:
+        return anatomy_providers.build(volume, settings)
+    from .material.hardware import hardware_voxels
+
+    return anatomy_providers.build(volume, settings, hardware_voxels(candidates, volume, settings))
 
 
 def _input_block(volume: CTVolume, source) -> dict:

@@ -100,6 +100,10 @@ class Settings:
     fill_near_metal_min_ml: float = 1.0
     #: thin pieces below PMMA bulk density this close (mm) to metal are streaks or cortex
     metal_streak_zone_mm: float = 10.0
+    #: a ceiling-HU candidate filling at most this fraction of its convex hull is a branched
+    #: construct (screws joined by a rod: 0.2-0.45), not a cement fill (0.7-1); the built-in
+    #: anatomy then leaves the slices where it enters a vertebral body out of the disc search
+    hardware_max_solidity: float = 0.5
     #: a dense mass (p95 >= cement_min_hu) this large (mL) outside the vertebral bodies is a prosthesis
     metal_min_prosthesis_ml: float = 15.0
     #: aortic wall calcifications are smaller than this (mL)

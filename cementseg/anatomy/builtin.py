@@ -32,6 +32,7 @@ from .vertebrae import (
     centrelines,
     disc_mask,
     disc_planes,
+    screw_slices,
     split_bodies,
 )
 from .vessels import (
@@ -135,26 +136,52 @@ class BoxedMasks(MutableMapping):
         return len(self._boxes)
 
 
-def build(volume: CTVolume, settings: Settings | None = None) -> AnatomyMap:
+def build(volume: CTVolume, settings: Settings | None = None, hardware: np.ndarray | None = None) -> AnatomyMap:
     """The built-in anatomy map of ``volume`` on an axis-aligned LPS working grid.
 
     Structures the field of view does not show are simply absent (with a warning where a
     reader would expect them); levels are ``None`` with the reason in ``level_note`` when
-    they cannot be counted.
+    they cannot be counted. ``hardware``: flat indices of the screws, rods and wires of
+    ``volume`` (`material.hardware.hardware_voxels`); None finds them here. The disc search
+    skips the slices where a screw enters a vertebral body: dark streaks between two screws
+    look like a disc.
     """
     settings = settings or Settings()
+    if hardware is None:
+        hardware = _find_hardware(volume, settings)
     grid = to_working_grid(volume, settings.anatomy_working_spacing_mm)
-    masks, spine_parts = builtin_masks(grid, settings)
+    metal = _on_grid(grid, volume.index_to_lps(np.column_stack(np.unravel_index(hardware, volume.shape))))
+    masks, spine_parts = builtin_masks(grid, settings, hardware=metal)
     return compose(grid, masks, spine_parts)
 
 
+def _find_hardware(volume: CTVolume, settings: Settings) -> np.ndarray:
+    from ..material.hardware import hardware_voxels
+    from ..segment import find_candidates
+
+    return hardware_voxels(find_candidates(volume, settings), volume, settings)
+
+
+def _on_grid(grid: WorkingGrid, lps: np.ndarray) -> np.ndarray:
+    """Working-grid mask of the voxels holding any of the LPS mm points ``lps`` (n, 3)."""
+    mask = np.zeros(grid.shape, dtype=bool)
+    zyx = np.rint((lps - np.asarray(grid.origin_lps_mm)) / np.asarray(grid.spacing_mm)[::-1]).astype(int)[:, ::-1]
+    zyx = zyx[np.all((zyx >= 0) & (zyx < np.asarray(grid.shape)), axis=1)]
+    mask[tuple(zyx.T)] = True
+    return mask
+
+
 def builtin_masks(
-    grid: WorkingGrid, settings: Settings, given: GivenVertebrae | None = None
+    grid: WorkingGrid,
+    settings: Settings,
+    given: GivenVertebrae | None = None,
+    hardware: np.ndarray | None = None,
 ) -> tuple[BoxedMasks, dict]:
     """Every built-in structure mask on the working grid, and the spine parts (ids, levels, frame).
 
     With ``given`` vertebrae (an external provider's), bodies, levels and posterior elements
     come from them and the rest of the spine (discs, foramina, frame) is aligned to them.
+    ``hardware``: working-grid mask of screws, rods and wires (None: no hardware known).
     """
     warnings: list[str] = []
     body = body_mask(grid, settings.anatomy_body_hu, settings.anatomy_table_max_mm)
@@ -192,7 +219,7 @@ def builtin_masks(
         )
     else:
         if given is None:
-            spine = _spine(grid, canal, settings, masks)
+            spine = _spine(grid, canal, settings, masks, hardware)
             _name_levels(grid, canal, spine, settings, spine_parts)
             _spine_structures(grid, canal, spine, settings, masks)
         spine_parts["vertebrae"] = spine.vertebrae
@@ -211,12 +238,14 @@ def builtin_masks(
 BODY_SEARCH_BEYOND_CANAL_MM = 15.0
 
 
-def _spine(grid: WorkingGrid, canal: CanalTrack, settings: Settings, masks: BoxedMasks) -> Spine:
+def _spine(
+    grid: WorkingGrid, canal: CanalTrack, settings: Settings, masks: BoxedMasks, hardware: np.ndarray | None
+) -> Spine:
     """The built-in bodies, discs and centrelines; the disc mask goes to ``masks``."""
     reach = extended(canal, grid, BODY_SEARCH_BEYOND_CANAL_MM)
     bodies = body_slices(grid, reach, settings.anatomy_canal_wall_hu, settings.anatomy_cancellous_hu)
     body_track, canal_track = centrelines(grid, reach, bodies)
-    discs = disc_planes(grid, bodies, body_track)
+    discs = disc_planes(grid, bodies, body_track, None if hardware is None else screw_slices(grid, reach, hardware))
     disc_cement = cement_in_discs(grid, bodies, discs)
     bodies[disc_cement] = False
     vertebrae = split_bodies(grid, bodies, discs, settings.anatomy_min_body_ml)

@@ -51,6 +51,7 @@ SHORT_SEGMENT = 0.75  # a stretch between discs this much shorter than its neigh
 FAINT_END_DIP = 0.5  # a dip near an end of the view this much fainter than the other discs is no disc
 MIN_FAINT_DIP = 0.03
 MIN_DISC_DIP = 0.2  # the weighted profile must dip this much below its neighbours at a disc
+MAX_DISC_HALF_HEIGHT_MM = 8.0  # half the tallest adult disc (L4-L5, up to about 16 mm)
 
 
 @dataclass
@@ -94,6 +95,36 @@ def _smooth_track(values: np.ndarray, valid: np.ndarray, sigma: float) -> np.nda
     return out
 
 
+def _body_window(grid: WorkingGrid, canal: CanalTrack, z: int):
+    """Slice ``z``'s search box for the body (a crop of the slice) and, on it, the distance (mm)
+    anterior of the canal wall, the distance (mm) lateral of the canal centre and the window
+    where a body can lie."""
+    sy, sx = grid.spacing_mm[1:]
+    ny, nx = grid.shape[1:]
+    cy, cx = canal.centre_yx[z]
+    top = max(0, int(cy - (BODY_DEPTH_MM + canal.radius_mm[z]) / sy) - 1)
+    crop = (
+        slice(top, min(ny, int(cy) + 1)),
+        slice(max(0, int(cx - BODY_HALF_WIDTH_MM / sx) - 1), min(nx, int(cx + BODY_HALF_WIDTH_MM / sx) + 2)),
+    )
+    yy, xx = np.mgrid[crop[0], crop[1]]
+    anterior_mm = (cy - yy) * sy - canal.radius_mm[z]
+    lateral_mm = np.abs(xx - cx) * sx
+    window = (anterior_mm > 0) & (anterior_mm < BODY_DEPTH_MM) & (lateral_mm < BODY_HALF_WIDTH_MM)
+    return crop, anterior_mm, lateral_mm, window
+
+
+def screw_slices(grid: WorkingGrid, canal: CanalTrack, hardware: np.ndarray) -> np.ndarray:
+    """Per slice (bool, z), whether ``hardware`` (a working-grid mask of screws, rods and wires)
+    enters the window of the vertebral body: its bright and dark streaks cross the whole slice,
+    so the body's HU cannot be read there."""
+    out = np.zeros(grid.shape[0], dtype=bool)
+    for z in np.intersect1d(canal.slices, np.flatnonzero(hardware.any(axis=(1, 2)))):
+        crop, _, _, window = _body_window(grid, canal, int(z))
+        out[z] = (hardware[z][crop] & window).any()
+    return out
+
+
 def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancellous_hu: float) -> np.ndarray:
     """Vertebral body mask, slice by slice, anterior of the canal, bounded by the cortex.
 
@@ -111,7 +142,6 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
     sy, sx = grid.spacing_mm[1:]
     zs = canal.slices
     ny, nx = grid.shape[1:]
-    yy, xx = np.mgrid[:ny, :nx]
     square = np.ones((3, 3), bool)
     ry, rx = (max(1, int(round(NECK_RADIUS_MM / step))) for step in (sy, sx))
     dy, dx = np.ogrid[-ry : ry + 1, -rx : rx + 1]
@@ -119,17 +149,7 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
     hulls: dict[int, np.ndarray] = {}
     solid: dict[int, np.ndarray] = {}
     for z in zs:
-        cy, cx = canal.centre_yx[z]
-        top = max(0, int(cy - (BODY_DEPTH_MM + canal.radius_mm[z]) / sy) - 1)
-        crop = (
-            slice(top, min(ny, int(cy) + 1)),
-            slice(
-                max(0, int(cx - BODY_HALF_WIDTH_MM / sx) - 1), min(nx, int(cx + BODY_HALF_WIDTH_MM / sx) + 2)
-            ),
-        )
-        anterior_mm = (cy - yy[crop]) * sy - canal.radius_mm[z]
-        lateral_mm = np.abs(xx[crop] - cx) * sx
-        window = (anterior_mm > 0) & (anterior_mm < BODY_DEPTH_MM) & (lateral_mm < BODY_HALF_WIDTH_MM)
+        crop, anterior_mm, lateral_mm, window = _body_window(grid, canal, z)
         seed = (anterior_mm > 2.0) & (anterior_mm < 14.0) & (lateral_mm < 8.0)
         hu = grid.hu[z][crop]
         dense = hu > np.clip(np.median(hu[seed]) + CORTEX_ABOVE_CANCELLOUS_HU, cortex_hu, MAX_CORTEX_HU)
@@ -146,7 +166,7 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
             core |= cancellous
         if core.sum() * sy * sx > NECK_CHECK_AREA_MM2:  # larger than most bodies: cut necks
             core = _without_necks(core, seed, disk)
-        core &= ndimage.binary_dilation(_mirrored(core, cx - crop[1].start), disk)  # symmetry within NECK_RADIUS_MM
+        core &= ndimage.binary_dilation(_mirrored(core, canal.centre_yx[z][1] - crop[1].start), disk)  # symmetry within NECK_RADIUS_MM
         solid[z] = np.zeros((ny, nx), dtype=bool)
         solid[z][crop] = filled | core
         if core.sum() * sy * sx >= CORE_MIN_AREA_MM2:
@@ -235,8 +255,13 @@ def centrelines(grid: WorkingGrid, canal: CanalTrack, body_mask: np.ndarray, sig
     return body_track, canal_track
 
 
-def disc_planes(grid: WorkingGrid, body_mask: np.ndarray, centreline: np.ndarray) -> list[DiscPlane]:
-    """Discs where the HU-weighted body profile along the body centreline dips, caudal to cranial."""
+def disc_planes(
+    grid: WorkingGrid, body_mask: np.ndarray, centreline: np.ndarray, unreadable: np.ndarray | None = None
+) -> list[DiscPlane]:
+    """Discs where the HU-weighted body profile along the body centreline dips, caudal to cranial.
+
+    Cement and the ``unreadable`` slices (bool per z, `screw_slices`) are left out of the
+    profile and bridged: dark streaks between two screws would fake a disc at pedicle height."""
     spacing = np.asarray(grid.spacing_mm)
     areas = body_mask.sum(axis=(1, 2))
     areas = areas[areas * spacing[1] * spacing[2] >= MIN_BODY_AREA_MM2]
@@ -258,6 +283,8 @@ def disc_planes(grid: WorkingGrid, body_mask: np.ndarray, centreline: np.ndarray
     hu = grid.hu[box]
     weight = (body_mask[box] * np.clip(hu, 0.0, DISC_WEIGHT_FULL_HU) / DISC_WEIGHT_FULL_HU).astype(np.float32)
     weight[_cement(grid)[box]] = np.nan  # the non-cement part of the profile
+    if unreadable is not None:
+        weight[unreadable[box[0]]] = np.nan
     origin = np.array([b.start for b in box]).reshape(3, 1, 1)
     profile = _filled(_disk_mean(weight, coords - origin))
     if profile is None:
@@ -296,13 +323,15 @@ def _filled(profile: np.ndarray) -> np.ndarray | None:
 
 def _slab_mm(profile: np.ndarray, at: int, prominence: float) -> tuple[float, float]:
     """The disc's extent (mm below, mm above the dip at ``at``): where the 1 mm profile stays
-    below half the dip's prominence above its floor (the endplates on either side are denser)."""
+    below half the dip's prominence above its floor (the endplates on either side are denser),
+    at most MAX_DISC_HALF_HEIGHT_MM (a profile bridged over a cement fill or screw slices may
+    stay low into the body)."""
     level = profile[at] + 0.5 * prominence
     high = np.nonzero(profile >= level)[0]
     below, above = high[high < at], high[high > at]
     lower = at - below[-1] if len(below) else at
     upper = above[0] - at if len(above) else len(profile) - 1 - at
-    return float(lower), float(upper)
+    return float(min(lower, MAX_DISC_HALF_HEIGHT_MM)), float(min(upper, MAX_DISC_HALF_HEIGHT_MM))
 
 
 def cement_in_discs(grid: WorkingGrid, body_mask: np.ndarray, discs: list[DiscPlane]) -> np.ndarray:

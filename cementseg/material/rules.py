@@ -136,7 +136,8 @@ def metal(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: boo
     return "metal", f"HU at the scanner ceiling, {shape or 'not shaped like a cement fill'}", 0.85
 
 
-def _hardware_shape(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> str | None:
+def hardware_geometry(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> str | None:
+    """Why a ceiling-HU candidate is shaped like a wire, lead, screw or rod (None if it is not)."""
     if f["diameter_mm"] <= s.metal_wire_max_diameter_mm * max(1.0, scale.voxel_mm / 1.5):
         return f"{f['diameter_mm']:.1f} mm thick: a wire or lead, too thin for cement to saturate"
     straight = f["axis_deviation_mm"] <= 0.75 * f["diameter_mm"] + scale.voxel_mm
@@ -145,6 +146,13 @@ def _hardware_shape(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> str
     )
     if straight and elongated and c.length_mm >= s.metal_min_rod_length_mm:
         return f"a straight cylinder {c.length_mm:.0f} x {f['diameter_mm']:.1f} mm: screw or rod"
+    return None
+
+
+def _hardware_shape(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> str | None:
+    geometry = hardware_geometry(c, f, scale, s)
+    if geometry:
+        return geometry
     if f["dark_streak_fraction"] >= s.metal_min_streak_fraction:
         return f"dark streaks around it ({f['dark_streak_fraction']:.0%} of its surroundings)"
     return None
