@@ -131,12 +131,12 @@ def find_candidates(volume: CTVolume, settings: Settings) -> list[Candidate]:
     )
     cores = (("metal", _metal_core_hu(block_max, settings)), ("cement_dense", settings.cement_min_hu))
     split_min = max(min_voxels, math.ceil(settings.split_min_mm3 / volume.voxel_volume_mm3))
+    # a saturated core's blurred rim: three blur sigmas, at least one voxel
+    metal_rim = tuple(max(1, math.ceil(3.0 * settings.scanner_blur_sigma_mm / s - 1e-6)) for s in volume.spacing_mm)
     pieces = [
         piece
         for flat in _components(dense, volume.hu, levels.dense_seed_hu, min_voxels)
-        for piece in _split_at_cores(
-            flat, volume.hu, cores, levels.dense_seed_hu, reach_voxels, min_voxels, split_min
-        )
+        for piece in _split_at_cores(flat, volume.hu, cores, levels.dense_seed_hu, metal_rim, min_voxels, split_min)
     ]
     if levels.faint_seed_hu is not None:
         faint = _hysteresis_voxels(
@@ -325,14 +325,16 @@ def _metal_core_hu(block_max: np.ndarray, settings: Settings) -> float:
 
 
 def _split_at_cores(
-    flat, hu, cores, seed_hu, reach_voxels, min_voxels, split_min_voxels
+    flat, hu, cores, seed_hu, metal_rim_voxels, min_voxels, split_min_voxels
 ) -> list[tuple[np.ndarray, str]]:
     """Split one dense component into material-homogeneous pieces: ``[(flat indices, core kind)]``.
 
     Metal touching cement or bone, cement touching cortical bone, a cement cast inside a
-    contrast-filled lumen: one hysteresis component, several materials. Voxels within the
-    grow reach of a metal core (HU at the ceiling: blurred hardware keeps a wide rim) form
-    metal pieces; of what remains, those within one voxel (the partial-volume rim) of a
+    contrast-filled lumen: one hysteresis component, several materials. Voxels within
+    ``metal_rim_voxels`` (a box: three blur sigmas, at least one voxel) of a metal core (HU at
+    the ceiling) form metal pieces -- implants saturate well beyond their surface, so what lies
+    further out is no blur of theirs (the cement of a fill around a screw stays cement, and a
+    halo beyond meets the touching-metal rule); of what remains, those within one voxel (the partial-volume rim) of a
     cement-dense core (>= ``cement_min_hu``) form cement-dense pieces -- a cast in a dense
     contrast lumen keeps only a one-voxel sleeve of it; the rest (cortical bone, contrast)
     keeps the pieces that still hold a seed voxel. Pieces of the rest smaller than
@@ -353,7 +355,7 @@ def _split_at_cores(
         core = remaining & (hu_box >= level)
         if not core.any():
             continue
-        reach = reach_voxels if kind == "metal" else (1, 1, 1)
+        reach = metal_rim_voxels if kind == "metal" else (1, 1, 1)
         region = remaining & (dilate_box(core.view(np.uint8), reach) > 0)
         _return_crumbs(region, remaining & ~region, split_min_voxels)
         remaining &= ~region

@@ -30,6 +30,7 @@ from .vertebrae import (
     body_slices,
     cement_in_discs,
     centrelines,
+    clamp_streaked_slices,
     disc_mask,
     disc_planes,
     screw_slices,
@@ -243,9 +244,12 @@ def _spine(
 ) -> Spine:
     """The built-in bodies, discs and centrelines; the disc mask goes to ``masks``."""
     reach = extended(canal, grid, BODY_SEARCH_BEYOND_CANAL_MM)
+    unreadable = None if hardware is None else screw_slices(grid, reach, hardware)
     bodies = body_slices(grid, reach, settings.anatomy_canal_wall_hu, settings.anatomy_cancellous_hu)
     body_track, canal_track = centrelines(grid, reach, bodies)
-    discs = disc_planes(grid, bodies, body_track, None if hardware is None else screw_slices(grid, reach, hardware))
+    discs = disc_planes(grid, bodies, body_track, unreadable)
+    if unreadable is not None and unreadable.any():
+        clamp_streaked_slices(grid, bodies, unreadable)
     disc_cement = cement_in_discs(grid, bodies, discs)
     bodies[disc_cement] = False
     vertebrae = split_bodies(grid, bodies, discs, settings.anatomy_min_body_ml)

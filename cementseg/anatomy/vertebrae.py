@@ -188,6 +188,25 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
     return fill_holes_per_slice(mask)
 
 
+def clamp_streaked_slices(grid: WorkingGrid, bodies: np.ndarray, unreadable: np.ndarray) -> None:
+    """Keep each slice of ``bodies`` where hardware enters the body (``unreadable``, bool per z,
+    `screw_slices`), or next to one, within the outlines (grown by one voxel) of the nearest
+    body slices below and above it, within 2 x PLATE_REACH_MM, clear of them: bright streaks
+    radiating from two screws are symmetric about the canal and would join enhanced blood in
+    front of the body to it."""
+    streaked = ndimage.binary_dilation(unreadable)
+    reach = int(round(2 * PLATE_REACH_MM / grid.spacing_mm[0]))
+    clear = np.flatnonzero(bodies.any(axis=(1, 2)) & ~streaked)
+    clamped = bodies.copy()
+    for z in np.flatnonzero(streaked & bodies.any(axis=(1, 2))):
+        near = clear[np.abs(clear - z) <= reach]
+        sides = [side[np.argmin(np.abs(side - z))] for side in (near[near < z], near[near > z]) if side.size]
+        if sides:
+            outline = np.logical_or.reduce([bodies[k] for k in sides])
+            clamped[z] &= ndimage.binary_dilation(outline, np.ones((3, 3), bool))
+    bodies[:] = clamped
+
+
 def _closed_3x3(mask: np.ndarray) -> np.ndarray:
     """``ndimage.binary_closing`` by the 3 x 3 square (outside the image counts as background)."""
     grown = ndimage.maximum_filter(mask.view(np.uint8), size=3, mode="constant", cval=0)

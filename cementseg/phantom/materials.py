@@ -81,7 +81,7 @@ CONTRAST_TRUTH_MIN_HU = 700.0
 #: radiopaque PMMA: each case draws its cement density in this range
 CEMENT_HU_RANGE = (1700.0, 2800.0)
 #: metal implants saturate the 12-bit scale
-METAL_HU = 3071.0
+METAL_HU = 7000.0
 CALCIFICATION_HU_RANGE = (450.0, 1000.0)
 #: the stored HU range of the 12-bit scale (rescale intercept -1024)
 HU_FLOOR, HU_CEILING = -1024.0, 3071.0
