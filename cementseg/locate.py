@@ -674,7 +674,7 @@ def _trace_unconnected_sources(leaks, fills, spine: SpineContext, settings: Sett
             continue
         sample = leak.flat_index[:: max(1, len(leak.flat_index) // 500)]
         zyx = np.column_stack(np.unravel_index(sample, spine.ct_shape))
-        distance, index = tree.query(spine.ct_lps(zyx), workers=-1)
+        distance, index = tree.query(spine.ct_lps(zyx))
         best = int(np.argmin(distance))
         if distance[best] <= settings.source_trace_max_mm:
             body = int(ids[index[best]])

@@ -14,6 +14,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from .anatomy.anatomy_map import STRUCTURE_NAMES, STRUCTURES, AnatomyMap
+from .anatomy.morphology import bounding_box
 from .settings import Settings
 from .vocabulary import LOCATION_CODES
 from .volume import CTVolume, lps_to_index
@@ -44,6 +45,13 @@ for _name, _location in STRUCTURE_LOCATION.items():
 
 #: locations a shape/position rule may refine (the anatomy only says "somewhere here")
 GENERIC_LOCATIONS = {LOCATION_CODES["other"], LOCATION_CODES["paravertebral_venous"]}
+#: nearest-surface queries of at least this many points run in threads (fewer: not worth starting them)
+THREADED_QUERY_POINTS = 5000
+
+
+def _query(tree: cKDTree, points: np.ndarray):
+    """``tree.query(points)``, in all cores' threads for many points (the same answer either way)."""
+    return tree.query(points, workers=-1 if len(points) >= THREADED_QUERY_POINTS else 1)
 
 
 class SpineContext:
@@ -69,6 +77,7 @@ class SpineContext:
         # cement this far outside a body in no named compartment is the way into a neighbouring one
         self.bridge_mm = self.fill_margin_mm + float(self.work_spacing.max())
         self.structures = anatomy.structures
+        self._last_nearest: tuple[tuple, tuple[np.ndarray, np.ndarray]] | None = None
         self.body_centres: dict[int, np.ndarray] = {}
         self.canal_half_width_mm = settings.canal_half_width_mm
         self.canal_depth_mm = settings.canal_depth_mm
@@ -83,9 +92,8 @@ class SpineContext:
             self.tree = None
             return
         pad = np.ceil(settings.paravertebral_max_mm / self.work_spacing).astype(int) + 2
-        lo = np.maximum(np.argwhere(bodies).min(0) - pad, 0)
-        hi = np.minimum(np.argwhere(bodies).max(0) + pad + 1, bodies.shape)
-        box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+        box = bounding_box(bodies, pad)
+        lo = np.array([b.start for b in box])
         self.box_lo = lo
         mapped_body_box = bodies[box]
         body_box = self._axial_opening(mapped_body_box, settings.body_opening_mm)
@@ -162,15 +170,27 @@ class SpineContext:
         distance = np.empty(len(ct_zyx))
         distance[in_box] = ndimage.map_coordinates(self.signed_mm, box_index[in_box].T, order=1)
         if (~in_box).any():
-            distance[~in_box] = self.tree.query(self.ct_lps(ct_zyx[~in_box]), workers=-1)[0]
+            distance[~in_box] = _query(self.tree, self.ct_lps(ct_zyx[~in_box]))[0]
         return distance
 
     def nearest_body(self, lps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(distance mm to the nearest body surface voxel centre, that body's id) per LPS point."""
         if not self.has_bodies:
             return np.full(len(lps), np.inf), np.zeros(len(lps), int)
-        distance, index = self.tree.query(lps, workers=-1)
+        distance, index = self._nearest_surface(lps)
         return distance, self.surface_ids[index]
+
+    def _nearest_surface(self, lps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(distance mm, index) of the nearest body surface voxel per LPS point. The last answer is
+        kept: a cement mass asks it for the same points up to three times (its bodies, the canal
+        and foramina behind them, the endplates), and a fill's points are many."""
+        key = (lps.shape, lps.dtype.str, lps.tobytes())
+        if self._last_nearest is None or self._last_nearest[0] != key:
+            answer = _query(self.tree, lps)
+            for values in answer:
+                values.flags.writeable = False  # shared by the askers
+            self._last_nearest = (key, answer)
+        return self._last_nearest[1]
 
     def location_codes(self, ct_zyx: np.ndarray) -> np.ndarray:
         """Location code each CT voxel would have if it were cement outside a vertebral body."""
@@ -201,7 +221,7 @@ class SpineContext:
         where the nearest body surface is an endplate (straight above or below) inside the body's
         axial outline.
         """
-        distance, index = self.tree.query(lps, workers=-1)
+        distance, index = self._nearest_surface(lps)
         ids = self.surface_ids[index]
         delta = lps - self.surface_lps[index]
         vertical = np.abs(delta[:, 2]) >= 0.7 * np.maximum(distance, 1e-6)

@@ -4,28 +4,38 @@ Exit codes (for scripts): 0 no finding at or above --fail-on; 1 findings at or a
 --fail-on; 2 usage error; 3 input error (unreadable or unusable series); 4 internal error.
 """
 
+from importlib import import_module
+
 import click
 
 from cementseg import __version__
 
-from .batch import batch_command
-from .evaluate import evaluate_command
-from .info import info
-from .pacs import pacs_command
-from .phantom import phantom_command
-from .scan import scan_command
+#: command name -> (module of this package, attribute): imported when the command is used, so
+#: that `cementseg scan` does not load the phantom, batch or PACS code
+COMMANDS = {
+    "scan": ("scan", "scan_command"),
+    "evaluate": ("evaluate", "evaluate_command"),
+    "info": ("info", "info"),
+    "phantom": ("phantom", "phantom_command"),
+    "batch": ("batch", "batch_command"),
+    "pacs": ("pacs", "pacs_command"),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use (click's lazy-loading pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[cmd_name]
+        return getattr(import_module(f".{module}", __name__), attribute)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cementseg")
 def main() -> None:
     """Find bone-cement leakage on CT after vertebroplasty and kyphoplasty."""
-
-
-
-main.add_command(scan_command)
-main.add_command(evaluate_command)
-main.add_command(info)
-main.add_command(phantom_command)
-main.add_command(batch_command)
-main.add_command(pacs_command)

@@ -8,6 +8,7 @@ import SimpleITK as sitk
 
 from cementseg.anatomy import build
 from cementseg.anatomy.class_maps import TOTAL
+from cementseg.anatomy.grid import _Blocks, _lps_bounds, _resample_sitk, to_working_grid, working_spacing
 from cementseg.volume import CTVolume, index_to_lps
 
 
@@ -113,3 +114,18 @@ def test_short_dicom_series_around_t12(totalseg_example):
         assert level is None or level == owner, f"body {vid}: {level} vs TotalSegmentator {owner}"
     if set(anatomy.vertebra_levels.values()) == {None}:
         assert anatomy.level_note
+
+
+@pytest.mark.parametrize("reorient", ["as_stored", "flip_z", "flip_y", "flip_x"])
+@pytest.mark.parametrize("target_mm", [2.0, 3.0])
+def test_working_grid_is_simpleitks_linear_resampling(totalseg_example, reorient, target_mm):
+    """For a CT stored along the LPS axes the working grid is resampled without SimpleITK: the same
+    float32 values as SimpleITK's ResampleImageFilter (the path kept for other orientations)."""
+    volume = _abdomen(totalseg_example)
+    volume = {"as_stored": volume, "flip_z": _flipped(volume, 0), "flip_y": _flipped(volume, 1),
+              "flip_x": _flipped(volume, 2)}[reorient]
+    grid = to_working_grid(volume, target_mm)
+    spacing_zyx = working_spacing(volume, target_mm)
+    low, _ = _lps_bounds(volume.shape, volume.affine)
+    target = (tuple(float(s) for s in spacing_zyx[::-1]), tuple(float(v) for v in low), grid.shape[::-1])
+    np.testing.assert_array_equal(grid.hu, _resample_sitk(_Blocks(volume, target_mm), *target))

@@ -23,7 +23,7 @@ from .body import body_mask, lung_mask
 from .canal import CanalTrack, extended, track_canal, without_cement_bordered
 from .frame import SpineFrame, build_frame
 from .grid import WorkingGrid, to_working_grid
-from .morphology import bounding_box, grow_one_voxel, voxels
+from .morphology import bounding_box, dilate, grow_one_voxel, voxels
 from .vertebrae import (
     DiscPlane,
     Spine,
@@ -564,12 +564,13 @@ def _other_bone(grid: WorkingGrid, bone: np.ndarray, spine_structures: list, lun
     if crop is None or not lungs[crop].any():
         return bone
     labels, n = cc3d.connected_components(bone[crop], connectivity=26, return_N=True)
-    by_lung = ndimage.binary_dilation(lungs[crop], np.ones((3, 3, 3), bool))
+    by_lung = dilate(lungs[crop], (3, 3, 3))  # = ndimage.binary_dilation by the 3 x 3 x 3 cube
     size = np.bincount(labels.ravel(), minlength=n + 1)
     near_lung = np.bincount(labels[by_lung], minlength=n + 1)
     island = (near_lung >= LUNG_ISLAND_SHARE * size) & (size * grid.voxel_ml < LUNG_ISLAND_MAX_ML)
     island[0] = False
-    bone[crop] &= ~island[labels]
+    if island.any():
+        bone[crop] &= ~island[labels]
     return bone
 
 

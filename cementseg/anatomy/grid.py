@@ -8,11 +8,14 @@ where anterior (-y), right (-x) and cranial (+z) are from the DICOM geometry alo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import SimpleITK as sitk
 
 from ..volume import CTVolume, index_to_lps, make_affine
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
 
 
 @dataclass
@@ -48,6 +51,8 @@ class WorkingGrid:
 
     def reference_image(self) -> sitk.Image:
         """An empty SimpleITK image with this grid's geometry (for resampling onto it)."""
+        import SimpleITK as sitk
+
         image = sitk.Image([int(n) for n in self.shape[::-1]], sitk.sitkUInt8)
         image.SetSpacing(tuple(float(s) for s in self.spacing_mm[::-1]))
         image.SetOrigin(tuple(float(o) for o in self.origin_lps_mm))
@@ -82,53 +87,167 @@ def to_working_grid(volume: CTVolume, target_mm: float) -> WorkingGrid:
     """Resample ``volume`` onto an axis-aligned LPS grid of about ``target_mm`` voxels.
 
     The CT is first averaged over whole blocks of voxels no larger than the target (reading
-    the int16 array through strided views: no full-resolution copy), then resampled
-    (linear, SimpleITK) onto the working grid. The block means are written into the image
-    a slab at a time and the image is freed before the result is copied out, so no two
-    full-size copies of either are held at once.
+    the int16 array through strided views: no full-resolution copy), then resampled linearly
+    onto the working grid, as SimpleITK's ResampleImageFilter does it. A CT stored along the
+    LPS axes (each possibly reversed: a diagonal direction, nearly every CT) is resampled
+    here, axis by axis in double precision, a slab of blocks at a time (no full-size copy);
+    any other orientation goes through SimpleITK.
     """
     spacing_zyx = working_spacing(volume, target_mm)
     low, high = _lps_bounds(volume.shape, volume.affine)
     size_xyz = np.floor((high - low) / spacing_zyx[::-1]).astype(int) + 1
-    resampler = sitk.ResampleImageFilter()
-    resampler.SetOutputSpacing(tuple(float(s) for s in spacing_zyx[::-1]))
-    resampler.SetOutputOrigin(tuple(float(v) for v in low))
-    resampler.SetOutputDirection(tuple(np.eye(3).ravel()))
-    resampler.SetSize([int(n) for n in size_xyz])
-    resampler.SetInterpolator(sitk.sitkLinear)
-    resampler.SetDefaultPixelValue(-1024.0)
-    resampler.SetOutputPixelType(sitk.sitkFloat32)
-    hu = sitk.GetArrayFromImage(resampler.Execute(_block_mean_image(volume, target_mm)))
+    blocks = _Blocks(volume, target_mm)
+    target = (
+        tuple(float(s) for s in spacing_zyx[::-1]), tuple(float(v) for v in low), [int(n) for n in size_xyz]
+    )
+    if np.array_equal(np.abs(volume.direction), np.eye(3)):
+        hu = _resample_diagonal(blocks, *target)
+    else:
+        hu = _resample_sitk(blocks, *target)
     return WorkingGrid(hu=hu, spacing_mm=tuple(float(s) for s in spacing_zyx),
                        origin_lps_mm=tuple(float(v) for v in low))
 
 
-BLOCK_SLAB = 16  # block-mean slices computed (and pasted into the image) at a time
+BLOCK_SLAB = 16  # block-mean slices computed at a time
+OUTSIDE_HU = -1024.0  # working-grid voxels beyond the CT
 
 
-def _block_mean_image(volume: CTVolume, target_mm: float) -> sitk.Image:
-    """Mean HU over k-voxel blocks (k per array axis: the most voxels fitting in ``target_mm``), as an image.
+class _Blocks:
+    """Mean HU over k-voxel blocks (k per array axis: the most voxels fitting in ``target_mm``).
 
-    Summed exactly in int32, one output slice at a time (axis by axis, in cache), then divided;
-    BLOCK_SLAB slices at a time are pasted into the image in place (no full-size numpy copy).
+    A grid of ``counts`` blocks with its own spacing and origin (the centre of the first block)
+    and the CT's direction; `means` gives a slab of it.
     """
-    spacing = np.asarray(volume.spacing_mm)
-    k = np.maximum(1, np.floor(target_mm / spacing + 1e-6).astype(int))
-    counts = np.asarray(volume.shape) // k
-    image = sitk.Image([int(n) for n in counts[::-1]], sitk.sitkFloat32)
-    for z0 in range(0, counts[0], BLOCK_SLAB):
-        total = np.empty((min(BLOCK_SLAB, counts[0] - z0), *counts[1:]), dtype=np.float32)
+
+    def __init__(self, volume: CTVolume, target_mm: float):
+        spacing = np.asarray(volume.spacing_mm)
+        self.hu = volume.hu
+        self.k = np.maximum(1, np.floor(target_mm / spacing + 1e-6).astype(int))
+        self.counts = np.asarray(volume.shape) // self.k
+        self.spacing_xyz = tuple(float(s) for s in (spacing * self.k)[::-1])
+        self.origin_lps = tuple(float(v) for v in index_to_lps(volume.affine, (self.k - 1) / 2.0))
+        self.direction = volume.direction
+
+    def means(self, z0: int, z1: int, out: np.ndarray | None = None) -> np.ndarray:
+        """float32 means of block slices z0..z1-1 (into ``out``, when given): summed exactly in
+        int32, one block slice at a time (axis by axis, in cache), then divided."""
+        k, counts = self.k, self.counts
+        total = np.empty((z1 - z0, *counts[1:]), dtype=np.float32) if out is None else out
         for dz in range(len(total)):
-            block = volume.hu[(z0 + dz) * k[0] : (z0 + dz + 1) * k[0]]
+            block = self.hu[(z0 + dz) * k[0] : (z0 + dz + 1) * k[0]]
             for axis in range(3):
                 block = _block_sum(block, axis, k[axis], counts[axis] * k[axis])
             total[dz] = block[0]
         total /= float(np.prod(k))
-        image[:, :, z0 : z0 + len(total)] = sitk.GetImageFromArray(total)
-    image.SetSpacing(tuple(float(s) for s in (spacing * k)[::-1]))
-    image.SetOrigin(tuple(float(v) for v in index_to_lps(volume.affine, (k - 1) / 2.0)))
-    image.SetDirection(tuple(volume.direction.ravel()))
-    return image
+        return total
+
+
+def _resample_diagonal(blocks: _Blocks, spacing_xyz, origin_lps, size_xyz) -> np.ndarray:
+    """The block means linearly resampled onto the axis-aligned grid, for a diagonal direction.
+
+    Each working-grid axis then samples one block axis: the blend along x, then y, then z of
+    SimpleITK's linear interpolator, in double precision, with its continuous indices and edge
+    rules (`_axis_samples`), gives the same float32 values. A slab of block slices (and the one
+    above it) at a time, in buffers allocated once.
+    """
+    (lo_x, hi_x, w_x, in_x), (lo_y, hi_y, w_y, in_y), (lo_z, hi_z, w_z, in_z) = (
+        _axis_samples(blocks, axis, spacing_xyz[axis], origin_lps[axis], size_xyz) for axis in range(3)
+    )
+    hu = np.full(size_xyz[::-1], OUTSIDE_HU, dtype=np.float32)
+    means = np.empty((BLOCK_SLAB + 1, *blocks.counts[1:]), dtype=np.float32)
+    along_x = _AxisBlend(2, lo_x, hi_x, w_x, (len(means), blocks.counts[1], len(lo_x)), np.float32)
+    along_y = _AxisBlend(1, lo_y, hi_y, w_y[:, None], (len(means), len(lo_y), len(lo_x)), np.float64)
+    along_z = np.empty(hu.shape[1:], dtype=np.float64)
+    for z0 in range(0, blocks.counts[0], BLOCK_SLAB):
+        z1 = min(z0 + BLOCK_SLAB, blocks.counts[0])
+        targets = np.nonzero(in_z & (lo_z >= z0) & (lo_z < z1))[0]  # working slices blended from this slab
+        if len(targets) == 0:
+            continue
+        slab = means[: min(z1 + 1, blocks.counts[0]) - z0]
+        rows = along_y(along_x(blocks.means(z0, z0 + len(slab), out=slab)))
+        for z in targets:
+            below, above = rows[lo_z[z] - z0], rows[hi_z[z] - z0]
+            np.subtract(above, below, out=along_z)
+            along_z *= w_z[z]
+            along_z += below
+            hu[z] = along_z
+    hu[:, ~in_y] = OUTSIDE_HU
+    hu[:, :, ~in_x] = OUTSIDE_HU
+    return hu
+
+
+class _AxisBlend:
+    """lower + (upper - lower) x weight in double precision, lower and upper taken along ``axis``
+    of up to ``shape[0]`` slices, in buffers kept from slab to slab (no fresh pages for each)."""
+
+    def __init__(self, axis: int, lo: np.ndarray, hi: np.ndarray, weight: np.ndarray, shape, dtype):
+        self.axis, self.lo, self.hi, self.weight = axis, lo, hi, weight
+        self.lower, self.upper = np.empty(shape, dtype), np.empty(shape, dtype)
+        self.out = np.empty(shape, np.float64)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        n = len(values)
+        lower, upper, out = self.lower[:n], self.upper[:n], self.out[:n]
+        np.take(values, self.lo, axis=self.axis, out=lower, mode="clip")  # indices in range: no check
+        np.take(values, self.hi, axis=self.axis, out=upper, mode="clip")
+        np.subtract(upper, lower, out=out, dtype=np.float64)
+        out *= self.weight
+        out += lower
+        return out
+
+
+def _axis_samples(blocks: _Blocks, axis: int, spacing: float, origin: float, size_xyz):
+    """Along ITK axis ``axis`` (x, y, z) of the working grid: the lower and upper block index,
+    the weight of the upper one and whether the block grid reaches there, per working voxel.
+
+    As in ITK's ResampleImageFilter (linear transform) and LinearInterpolateImageFunction: the
+    continuous index is (direction sign / block spacing) x (point - block origin); along x it is
+    interpolated along each line between its start and one past its end; a point is inside
+    within half a block of the end blocks; a weight <= 0, or no block above, means no blend.
+    """
+    n = int(blocks.counts[::-1][axis])
+    sign = float(blocks.direction[axis, axis])
+    scale = sign / blocks.spacing_xyz[axis]
+
+    def continuous(index) -> np.ndarray:
+        return scale * ((origin + spacing * np.asarray(index, dtype=np.float64)) - blocks.origin_lps[axis])
+
+    if axis == 0:
+        start, end = continuous(0), continuous(size_xyz[0])
+        c = start + (np.arange(size_xyz[0]) / float(size_xyz[0])) * (end - start)
+    else:
+        c = continuous(np.arange(size_xyz[axis]))
+    inside = (c >= -0.5) & (c < n - 0.5)
+    lo = np.clip(np.floor(c), 0, n - 1).astype(np.intp)
+    weight = c - lo
+    weight[~(weight > 0)] = 0.0
+    return lo, np.minimum(lo + 1, n - 1), weight, inside
+
+
+def _resample_sitk(blocks: _Blocks, spacing_xyz, origin_lps, size_xyz) -> np.ndarray:
+    """The block means linearly resampled onto the axis-aligned grid by SimpleITK (any direction).
+
+    The means are pasted into the image a slab at a time and the image is freed before the
+    result is copied out, so no two full-size copies of either are held at once.
+    """
+    import SimpleITK as sitk
+
+    image = sitk.Image([int(n) for n in blocks.counts[::-1]], sitk.sitkFloat32)
+    for z0 in range(0, blocks.counts[0], BLOCK_SLAB):
+        z1 = min(z0 + BLOCK_SLAB, blocks.counts[0])
+        image[:, :, z0:z1] = sitk.GetImageFromArray(blocks.means(z0, z1))
+    image.SetSpacing(blocks.spacing_xyz)
+    image.SetOrigin(blocks.origin_lps)
+    image.SetDirection(tuple(blocks.direction.ravel()))
+    resampler = sitk.ResampleImageFilter()
+    resampler.SetOutputSpacing(spacing_xyz)
+    resampler.SetOutputOrigin(origin_lps)
+    resampler.SetOutputDirection(tuple(np.eye(3).ravel()))
+    resampler.SetSize(size_xyz)
+    resampler.SetInterpolator(sitk.sitkLinear)
+    resampler.SetDefaultPixelValue(OUTSIDE_HU)
+    resampler.SetOutputPixelType(sitk.sitkFloat32)
+    return sitk.GetArrayFromImage(resampler.Execute(image))
 
 
 def _block_sum(values: np.ndarray, axis: int, k: int, length: int) -> np.ndarray:
@@ -146,6 +265,8 @@ def _block_sum(values: np.ndarray, axis: int, k: int, length: int) -> np.ndarray
 
 def labels_to_grid(labels: sitk.Image, grid: WorkingGrid) -> np.ndarray:
     """Nearest-neighbour resampling of a label image onto the working grid ((z, y, x) array)."""
+    import SimpleITK as sitk
+
     resampled = sitk.Resample(
         labels, grid.reference_image(), sitk.Transform(), sitk.sitkNearestNeighbor, 0, labels.GetPixelID()
     )

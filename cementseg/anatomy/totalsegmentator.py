@@ -25,7 +25,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 
 from ..errors import AnatomyError, SettingsError
 from ..settings import Settings
@@ -118,6 +117,8 @@ def segment(volume: CTVolume, settings: Settings, cache_dir: str | Path) -> Path
         log.info("TotalSegmentator labels from the cache: %s", cached)
         return cached
     check_available(fast)
+    import SimpleITK as sitk  # here: scans with the built-in engine never need it
+
     work = Path(tempfile.mkdtemp(prefix="cementseg-totalseg-"))
     try:
         ct_path, out_path = work / "ct.nii.gz", work / "labels.nii.gz"

@@ -61,14 +61,19 @@ def _names(slices: list[SliceHeader], limit: int = 4) -> str:
 
 
 def _check_uniform(series: SeriesRecord) -> None:
-    first = series.slices[0]
-    checks = {
-        "orientations": lambda s: np.allclose(s.orientation, first.orientation, atol=ORIENTATION_TOLERANCE),
-        "matrix sizes": lambda s: (s.rows, s.columns) == (first.rows, first.columns),
-        "pixel spacings": lambda s: np.allclose(s.pixel_spacing_mm, first.pixel_spacing_mm, atol=1e-4),
+    slices = series.slices
+    first = slices[0]
+    same = {  # per slice, as np.allclose would say for each
+        "orientations": np.isclose(
+            np.array([s.orientation for s in slices]), first.orientation, atol=ORIENTATION_TOLERANCE
+        ).all(axis=1),
+        "matrix sizes": [(s.rows, s.columns) == (first.rows, first.columns) for s in slices],
+        "pixel spacings": np.isclose(
+            np.array([s.pixel_spacing_mm for s in slices]), first.pixel_spacing_mm, atol=1e-4
+        ).all(axis=1),
     }
-    for what, same in checks.items():
-        odd = [s for s in series.slices if not same(s)]
+    for what, agree in same.items():
+        odd = [s for s, ok in zip(slices, agree, strict=True) if not ok]
         if odd:
             raise MixedGeometryError(
                 f"series {series.series_uid}: mixed {what} ({first.label} differs from {_names(odd)})"

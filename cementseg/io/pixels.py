@@ -1,8 +1,8 @@
 """Pixel data -> HU, slice by slice, into one preallocated int16 array.
 
-* Uncompressed little-endian single-frame files are read straight from the file into a
-  buffer (no pydicom dataset is built); everything else is decoded by pydicom's pixel
-  backends (pylibjpeg-libjpeg, -openjpeg, -rle, pyjpegls) one file at a time.
+* Uncompressed little-endian single-frame files are read straight from the file into the
+  volume (pydicom is not needed); everything else is decoded by pydicom's pixel backends
+  (pylibjpeg-libjpeg, -openjpeg, -rle, pyjpegls) one file at a time.
 * RescaleSlope/Intercept are applied per slice; pixel padding becomes air (-1024 HU);
   values outside int16 are clipped and counted.
 """
@@ -12,10 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pydicom
-from pydicom.pixels import iter_pixels
-from pydicom.pixels.decoders.base import get_decoder
-from pydicom.uid import UID, ImplicitVRLittleEndian
+from pydicom.uid import ImplicitVRLittleEndian
 
 from ..errors import CorruptFileError, UnsupportedTransferSyntaxError
 from .files import open_binary
@@ -47,7 +44,15 @@ class SliceTally:
         self.padded_voxels += other.padded_voxels
 
 
-def _package_for(syntax: UID) -> str:
+def get_decoder(uid: str):
+    """pydicom's pixel decoder for transfer syntax ``uid`` (pydicom is imported when first needed:
+    plain uncompressed files are read without it)."""
+    from pydicom.pixels.decoders.base import get_decoder as pydicom_decoder
+
+    return pydicom_decoder(uid)
+
+
+def _package_for(syntax) -> str:
     name = syntax.name
     for family, package in DECODER_PACKAGES.items():
         if family in name:
@@ -57,6 +62,8 @@ def _package_for(syntax: UID) -> str:
 
 def check_decodable(syntax: str, series_label: str) -> None:
     """Raise UnsupportedTransferSyntaxError unless an installed pydicom decoder handles ``syntax``."""
+    from pydicom.uid import UID
+
     uid = UID(syntax)
     try:
         decoder = get_decoder(uid)
@@ -71,20 +78,23 @@ def check_decodable(syntax: str, series_label: str) -> None:
         )
 
 
-def raw_to_hu(raw: np.ndarray, header: SliceHeader, out: np.ndarray) -> SliceTally:
-    """Write HU = stored * slope + intercept into ``out`` (int16), padding -> air, clipping counted."""
+def raw_to_hu(
+    raw: np.ndarray, header: SliceHeader, out: np.ndarray, stored_range: tuple[int, int] | None = None
+) -> SliceTally:
+    """Write HU = stored * slope + intercept into ``out`` (int16), padding -> air, clipping counted.
+
+    ``raw`` may share ``out``'s memory (converted in place). ``stored_range`` (low, high): bounds
+    the stored values are known to keep (BitsStored); when the shifted bounds fit int16 the
+    actual minimum and maximum need not be looked for.
+    """
     tally = SliceTally()
     padding = _padding_mask(raw, header)
     slope, intercept = header.rescale_slope, header.rescale_intercept
-    low, high = int(raw.min()), int(raw.max())
     if slope == 1 and float(intercept).is_integer():
         shift = int(intercept)
-        if (
-            INT16_MIN <= low + shift
-            and high + shift <= INT16_MAX
-            and high <= INT16_MAX
-            and INT16_MIN <= shift <= INT16_MAX
-        ):
+        if not (stored_range and _shift_fits_int16(*stored_range, shift)):
+            stored_range = int(raw.min()), int(raw.max())
+        if _shift_fits_int16(*stored_range, shift):
             np.add(_as_int16(raw), np.int16(shift), out=out)
         else:
             tally.clipped_voxels = _clip_into(raw.astype(np.int64) + shift, out)
@@ -95,6 +105,16 @@ def raw_to_hu(raw: np.ndarray, header: SliceHeader, out: np.ndarray) -> SliceTal
         out[padding] = AIR_HU
         tally.padded_voxels = int(np.count_nonzero(padding))
     return tally
+
+
+def _shift_fits_int16(low: int, high: int, shift: int) -> bool:
+    """Whether stored values in [low, high] plus ``shift`` all fit int16 (and view as int16 unchanged)."""
+    return (
+        INT16_MIN <= low + shift
+        and high + shift <= INT16_MAX
+        and high <= INT16_MAX
+        and INT16_MIN <= shift <= INT16_MAX
+    )
 
 
 def _as_int16(raw: np.ndarray) -> np.ndarray:
@@ -130,21 +150,27 @@ def _stored_value(value: int, header: SliceHeader) -> int:
     return value
 
 
-def _fix_bits_stored(raw: np.ndarray, header: SliceHeader) -> np.ndarray:
-    """Mask high bits beyond BitsStored (and sign-extend signed data), as the standard says."""
+def _fix_bits_stored(raw: np.ndarray, header: SliceHeader) -> tuple[int, int] | None:
+    """Mask high bits beyond BitsStored (and sign-extend signed data) in place, as the standard
+    says; returns the (low, high) bounds the stored values now keep (None: no BitsStored to go by)."""
     unused = header.bits_allocated - header.bits_stored
-    if unused <= 0:
-        return raw
+    bits = header.bits_allocated - max(unused, 0)
     if header.pixel_representation == 1:
-        return (raw << unused) >> unused
-    return raw & np.uint16((1 << header.bits_stored) - 1)
+        if unused > 0:
+            raw <<= unused
+            raw >>= unused
+        return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if bits > 0 else None
+    if unused > 0:
+        raw &= np.uint16((1 << header.bits_stored) - 1)
+    return 0, (1 << bits) - 1
 
 
-def read_uncompressed(header: SliceHeader) -> np.ndarray:
-    """Stored values of an uncompressed little-endian single-frame file, read directly."""
+def read_uncompressed(header: SliceHeader, out: np.ndarray) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """Stored values of an uncompressed little-endian single-frame file, read directly into the
+    memory of ``out`` (a C-contiguous 16-bit rows x columns array); (the values, their bounds)."""
     count = header.rows * header.columns
     dtype = np.dtype("<i2" if header.pixel_representation == 1 else "<u2")
-    raw = np.empty((header.rows, header.columns), dtype=dtype)
+    raw = out.view(dtype)
     header_bytes = 8 if header.transfer_syntax == ImplicitVRLittleEndian else 12
     with open_binary(header.file) as stream:
         stream.seek(header.pixel_data_offset)
@@ -154,7 +180,7 @@ def read_uncompressed(header: SliceHeader) -> np.ndarray:
             raise CorruptFileError(f"{header.file}: pixel data element not where its header says")
         if stream.readinto(memoryview(raw).cast("B")) != 2 * count:
             raise CorruptFileError(f"{header.file}: truncated pixel data")
-    return _fix_bits_stored(raw, header)
+    return raw, _fix_bits_stored(raw, header)
 
 
 def can_read_directly(header: SliceHeader) -> bool:
@@ -171,9 +197,15 @@ def decode_file(slices: list[tuple[SliceHeader, int]], volume: np.ndarray) -> Sl
     tally = SliceTally()
     first = slices[0][0]
     if len(slices) == 1 and can_read_directly(first):
-        tally.add(raw_to_hu(read_uncompressed(first), first, volume[slices[0][1]]))
+        out = volume[slices[0][1]]
+        raw, stored_range = read_uncompressed(first, out)  # converted to HU in place
+        tally.add(raw_to_hu(raw, first, out, stored_range))
         return tally
     _check_monochrome(first)
+    import pydicom
+    from pydicom.pixels import iter_pixels
+    from pydicom.uid import UID
+
     targets = {header.frame: (header, z) for header, z in slices}
     try:
         with open_binary(first.file) as stream:
