@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..settings import Settings
-from ..volume import CTVolume
+from ..volume import CTVolume, lps_to_index
 from . import levels as level_rules
 from .anatomy_map import STRUCTURES, AnatomyMap
 from .body import body_mask, lung_mask
@@ -166,7 +166,7 @@ def _find_hardware(volume: CTVolume, settings: Settings) -> np.ndarray:
 def _on_grid(grid: WorkingGrid, lps: np.ndarray) -> np.ndarray:
     """Working-grid mask of the voxels holding any of the LPS mm points ``lps`` (n, 3)."""
     mask = np.zeros(grid.shape, dtype=bool)
-    zyx = np.rint((lps - np.asarray(grid.origin_lps_mm)) / np.asarray(grid.spacing_mm)[::-1]).astype(int)[:, ::-1]
+    zyx = np.rint(lps_to_index(grid.affine, lps)).astype(int)
     zyx = zyx[np.all((zyx >= 0) & (zyx < np.asarray(grid.shape)), axis=1)]
     mask[tuple(zyx.T)] = True
     return mask

@@ -166,7 +166,8 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
             core |= cancellous
         if core.sum() * sy * sx > NECK_CHECK_AREA_MM2:  # larger than most bodies: cut necks
             core = _without_necks(core, seed, disk)
-        core &= ndimage.binary_dilation(_mirrored(core, canal.centre_yx[z][1] - crop[1].start), disk)  # symmetry within NECK_RADIUS_MM
+        axis_x = canal.centre_yx[z][1] - crop[1].start  # the canal's centre line in the crop
+        core &= ndimage.binary_dilation(_mirrored(core, axis_x), disk)  # symmetry within NECK_RADIUS_MM
         solid[z] = np.zeros((ny, nx), dtype=bool)
         solid[z][crop] = filled | core
         if core.sum() * sy * sx >= CORE_MIN_AREA_MM2:
