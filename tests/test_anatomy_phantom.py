@@ -196,18 +196,21 @@ def test_hardware_levels(spacing_mm):
     _levels_follow_the_phantom(case, build(case.volume))
 
 
+@pytest.mark.parametrize("spacing_mm", [0.8, 1.5, 3.0])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_cement_in_a_disc_lies_outside_both_bodies(seed):
+def test_cement_in_a_disc_lies_outside_both_bodies(seed, spacing_mm):
     """Cement through the L3 superior endplate into the L3-L2 disc: the disc part is disc, the
-    fill stays body (before: the whole disc cement was taken into L3's body)."""
-    case = generate("intradiscal", seed=seed, spacing_mm=(3.0, 3.0, 3.0))
+    fill stays body (before: the whole disc cement was taken into L3's body on 3 mm voxels; and
+    with the disc reaching only to the half-dip of the HU-weighted profile, which the cement hides,
+    a fifth of it on 0.8 mm seed 0 and 1.5 mm seed 1: the disc now reaches its endplates)."""
+    case = generate("intradiscal", seed=seed, spacing_mm=(spacing_mm,) * 3)
     anatomy = build(case.volume)
     where = {}
     for name in ("intradiscal", "vertebral_body"):
         voxels = np.argwhere(case.truth == LOCATION_CODES[name])
         assert len(voxels) > 0
         where[name] = anatomy.structure_at(case.volume.index_to_lps(voxels))
-    assert np.mean(where["intradiscal"] == STRUCTURES["intervertebral_disc"]) >= 0.8
+    assert np.mean(where["intradiscal"] == STRUCTURES["intervertebral_disc"]) >= 0.85
     assert np.mean(where["vertebral_body"] == STRUCTURES["vertebral_body"]) >= 0.95
 
 

@@ -52,6 +52,8 @@ FAINT_END_DIP = 0.5  # a dip near an end of the view this much fainter than the 
 MIN_FAINT_DIP = 0.03
 MIN_DISC_DIP = 0.2  # the weighted profile must dip this much below its neighbours at a disc
 MAX_DISC_HALF_HEIGHT_MM = 8.0  # half the tallest adult disc (L4-L5, up to about 16 mm)
+ENDPLATE_HALF_MM = 1.0  # half an endplate's cortex seen on the 2 mm working grid
+CEMENTED_DISC_MIN_SHARE = 0.25  # a disc this much of whose cross-section is cement reaches its endplates
 
 
 @dataclass
@@ -302,9 +304,10 @@ def disc_planes(
     box = _sampled_box(coords, grid.shape)  # what the samples read: the weights are needed only there
     hu = grid.hu[box]
     weight = (body_mask[box] * np.clip(hu, 0.0, DISC_WEIGHT_FULL_HU) / DISC_WEIGHT_FULL_HU).astype(np.float32)
-    weight[_cement(grid)[box]] = np.nan  # the non-cement part of the profile
+    unknown = _cement(grid)[box]  # the non-cement part of the profile
     if unreadable is not None:
-        weight[unreadable[box[0]]] = np.nan
+        unknown[unreadable[box[0]]] = True
+    weight[unknown] = np.nan
     origin = np.array([b.start for b in box]).reshape(3, 1, 1)
     profile = _filled(_disk_mean(weight, coords - origin))
     if profile is None:
@@ -316,15 +319,41 @@ def disc_planes(
     found = dict(zip((dips - 1).tolist(), props["prominences"].tolist(), strict=True))
     found.update(_missed_discs(profile, sorted(found)))
     found = _drop_faint_end_dips(_drop_split_bodies(found), len(profile))
+    bone_hu = np.where(unknown, np.nan, hu).astype(np.float32)
+    endplates = _disk_mean(bone_hu, coords - origin)  # unclipped: the endplates stand out as peaks
+    hidden = _disk_mean(unknown.astype(np.float32), coords - origin)  # share of each disk left out
     return [
         DiscPlane(
             centre_zyx=path[i] / spacing,
             normal_zyx_mm=tangent[i],
             dip=float(found[i]),
-            slab_mm=_slab_mm(profile, i, found[i]),
+            slab_mm=_slab_mm(profile, i, found[i])
+            if hidden[i] < CEMENTED_DISC_MIN_SHARE
+            else _to_endplates(_slab_mm(profile, i, found[i]), endplates, i),
         )
         for i in sorted(found)
     ]
+
+
+def _to_endplates(slab_mm: tuple[float, float], endplates: np.ndarray, at: int) -> tuple[float, float]:
+    """The extent (mm below, mm above the dip at ``at``) of a disc that cement fills (at least
+    CEMENTED_DISC_MIN_SHARE of its cross-section), reaching to within ENDPLATE_HALF_MM of the
+    densest sample of the 1 mm ``endplates`` profile (mean HU, cement left out) on each side
+    within MAX_DISC_HALF_HEIGHT_MM: the cement hides its lower or upper part from the HU-weighted
+    profile, whose half-dip extent then stops short of an endplate. Never shorter than
+    ``slab_mm``."""
+    out = []
+    for side, extent in zip((-1, 1), slab_mm, strict=True):
+        reach = np.arange(1, int(MAX_DISC_HALF_HEIGHT_MM + ENDPLATE_HALF_MM) + 1)
+        samples = at + side * reach
+        inside = (samples >= 0) & (samples < len(endplates))
+        values = endplates[samples[inside]]
+        if not np.isfinite(values).any():
+            out.append(extent)
+            continue
+        peak_mm = float(reach[inside][np.nanargmax(values)])
+        out.append(float(min(max(extent, peak_mm - ENDPLATE_HALF_MM), MAX_DISC_HALF_HEIGHT_MM)))
+    return out[0], out[1]
 
 
 def _cement(grid: WorkingGrid) -> np.ndarray:
