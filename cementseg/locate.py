@@ -361,7 +361,7 @@ def _trunk_casts_carried_up(parts: dict[int, _Part], zyx, volume, spine, setting
 def _cast_reach_mm(volume: CTVolume, settings: Settings) -> tuple[np.ndarray, float]:
     """One voxel's extent along L, P, S (mm), and how far (mm, in plane) a vein cast reaches from
     its centre in a slice: half the thickest vein cast plus half a voxel's in-plane diagonal."""
-    voxel_lps = np.abs(volume.direction * np.array(volume.spacing_mm[::-1])[np.newaxis, :]).sum(axis=1)
+    voxel_lps = volume.voxel_extent_lps_mm
     in_plane_mm = float(np.hypot(voxel_lps[0], voxel_lps[1]))
     return voxel_lps, settings.venous_max_thickness_mm / 2.0 + in_plane_mm / 2.0
 

@@ -487,7 +487,7 @@ def principal_axis(centred_lps: np.ndarray, volume: CTVolume) -> tuple[np.ndarra
     1 - sqrt(second / largest eigenvalue): 0 for a ball, towards 1 for a thin line.
     """
     steps = volume.direction * np.asarray(volume.spacing_mm[::-1])[np.newaxis, :]  # voxel steps x, y, z (LPS)
-    voxel_lps = np.abs(steps).sum(axis=1)  # one voxel's extent along L, P and S
+    voxel_lps = volume.voxel_extent_lps_mm
     covariance = np.cov(centred_lps.T, bias=True) if len(centred_lps) > 1 else np.zeros((3, 3))
     eigenvalues, vectors = np.linalg.eigh(covariance + np.diag(voxel_lps**2 / 12.0))
     axis = vectors[:, -1] * (1.0 if vectors[np.argmax(np.abs(vectors[:, -1])), -1] >= 0 else -1.0)

@@ -84,6 +84,11 @@ class CTVolume:
     def voxel_volume_mm3(self) -> float:
         return float(np.prod(self.spacing_mm))
 
+    @property
+    def voxel_extent_lps_mm(self) -> np.ndarray:
+        """One voxel's extent (mm) along L, P and S (its spacing per axis when stored along them)."""
+        return np.abs(self.direction) @ np.asarray(self.spacing_mm[::-1])
+
     def index_to_lps(self, zyx) -> np.ndarray:
         """LPS mm of (z, y, x) voxel indices."""
         return index_to_lps(self.affine, zyx)

@@ -76,10 +76,7 @@ def _lps_bounds(volume_shape, affine) -> tuple[np.ndarray, np.ndarray]:
 
 def working_spacing(volume: CTVolume, target_mm: float) -> np.ndarray:
     """(z, y, x) working voxel size: ``target_mm``, or the native step along that LPS axis if coarser."""
-    native_lps = np.abs(volume.direction) @ np.asarray(
-        volume.spacing_mm[::-1]
-    )  # L, P, S extent per index step
-    lps = np.maximum(native_lps, target_mm)
+    lps = np.maximum(volume.voxel_extent_lps_mm, target_mm)
     return lps[::-1]
 
 
