@@ -116,6 +116,8 @@ class Settings:
     #: 1500 HU still stands 200 HU and more above refluxed contrast of about 1300 HU)
     enhanced_blood_min_hu: float = 150.0
     cement_min_pool_excess_hu: float = 300.0
+    #: a blood pool's scan-wide HU level needs at least this much of it in the anatomy map (mL)
+    blood_pool_min_ml: float = 2.0
 
     # --- anatomy (built-in engine, owner: cementseg/anatomy -- see docs/anatomy.md) ----------
     #: voxel size (mm) of the anatomy working grid (coarser native voxels are kept as they are)
@@ -123,9 +125,11 @@ class Settings:
     #: the body is HU above this; plates thinner than anatomy_table_max_mm (the table) are opened away
     anatomy_body_hu: float = -500.0
     anatomy_table_max_mm: float = 12.0
-    #: lungs: aerated tissue below this HU, components of at least anatomy_min_lung_ml
+    #: lungs: aerated tissue below this HU, components of at least anatomy_min_lung_ml, or of
+    #: anatomy_min_cut_lung_ml when the first or last slice cuts them (lung bases atop an abdomen)
     anatomy_lung_hu: float = -400.0
     anatomy_min_lung_ml: float = 50.0
+    anatomy_min_cut_lung_ml: float = 10.0
     #: bone walls of the spinal canal (HU on the working grid), bridged along the spine over this length
     #: (mm) to close the ring at discs and foramina; the track may miss the ring over anatomy_canal_max_gap_mm
     anatomy_canal_wall_hu: float = 150.0

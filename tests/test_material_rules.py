@@ -238,3 +238,29 @@ def test_ctpa_enhanced_pulmonary_arteries_on_coarse_voxels_are_contrast_and_an_e
     in_lumen = [c for c in holding(candidates, lumen) if c not in found]
     assert len(in_lumen) >= 3, "pieces of enhanced lumen must reach the faint pass on 3 mm voxels"
     assert all(c.material == "contrast" for c in in_lumen), [c.reason for c in in_lumen]
+
+
+@pytest.mark.parametrize(("vessel_mm", "has_level"), [(5, False), (12, True)])
+def test_a_blood_pool_needs_enough_of_itself_in_view_for_a_scan_wide_level(vessel_mm, has_level):
+    """The lung bases atop an abdominal CT hold a few peripheral branches: their 90th percentile is
+    that of the dense specks in them (emboli), not a contrast level; from `blood_pool_min_ml` on
+    the pool has one."""
+    from cementseg.anatomy.anatomy_map import STRUCTURES, AnatomyMap
+    from cementseg.material.features import ScanScale
+    from cementseg.volume import CTVolume, make_affine
+
+    hu = np.full((40, 40, 40), -800, np.int16)
+    structures = np.full(hu.shape, STRUCTURES["lung"], np.uint8)
+    vessel = (slice(0, 40), slice(10, 10 + vessel_mm // 2), slice(10, 10 + vessel_mm // 2))
+    hu[vessel], structures[vessel] = 40, STRUCTURES["pulmonary_artery"]
+    hu[0:4, 10:12, 10:12] = 1500  # an embolus
+    structures[0:4, 10:12, 10:12] = STRUCTURES["pulmonary_artery"]
+    volume = CTVolume(hu=hu, spacing_mm=(2.0, 2.0, 2.0), origin_lps_mm=(0.0, 0.0, 0.0))
+    anatomy = AnatomyMap(structures, np.zeros(hu.shape, np.uint8), make_affine((2.0,) * 3, (0.0,) * 3, np.eye(3)))
+    pool_ml = (structures == STRUCTURES["pulmonary_artery"]).sum() * 8.0 / 1000.0
+    assert (pool_ml >= SETTINGS.blood_pool_min_ml) == has_level
+    scale = ScanScale(volume, SETTINGS, anatomy)
+    if has_level:
+        assert scale.blood_hu["pulmonary_artery"] == pytest.approx(40.0)
+    else:
+        assert scale.blood_hu["pulmonary_artery"] is None and scale.blood_peak_hu["pulmonary_artery"] is None

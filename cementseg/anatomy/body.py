@@ -77,13 +77,20 @@ def body_mask(grid: WorkingGrid, body_hu: float, table_mm: float) -> np.ndarray:
 
 
 def lung_mask(
-    grid: WorkingGrid, body: np.ndarray, lung_hu: float, min_lung_ml: float, spine_x_index: float | None
+    grid: WorkingGrid,
+    body: np.ndarray,
+    lung_hu: float,
+    min_lung_ml: float,
+    min_cut_lung_ml: float,
+    spine_x_index: float | None,
 ) -> np.ndarray:
     """Aerated lung inside the body (parenchyma, vessels closed in), without trachea and main bronchi.
 
     Bowel gas is told from lung by its texture: lung parenchyma sits around -850 HU with
     vessels in it, bowel gas is near -1000 HU; a component is lung when most of it lies in
-    -950..-500 HU, and it is above every large gas-only pocket.
+    -950..-500 HU and it holds at least ``min_lung_ml``, or ``min_cut_lung_ml`` (mL) when the
+    first or last slice cuts it (the lung bases atop an abdominal CT: what the view shows of
+    them says nothing of their size, while gas mixed with stool makes only small pockets).
     """
     lungs = np.zeros_like(body)
     crop = bounding_box(body)  # the air components lie inside the body
@@ -100,7 +107,12 @@ def lung_mask(
         slab = slice(z0, z0 + SLAB_SLICES)
         counts += np.bincount(labels[slab].ravel(), minlength=len(counts))
         parenchyma += np.bincount(labels[slab][(hu[slab] > -950) & (hu[slab] < -500)], minlength=len(counts))
-    keep = (counts * grid.voxel_ml >= min_lung_ml) & (parenchyma >= 0.5 * counts)
+    cut = np.zeros(len(counts), dtype=bool)
+    for at_view_end, end in ((crop[0].start == 0, 0), (crop[0].stop == grid.shape[0], -1)):
+        if at_view_end:
+            cut[labels[end]] = True
+    min_ml = np.where(cut, min_cut_lung_ml, min_lung_ml)
+    keep = (counts * grid.voxel_ml >= min_ml) & (parenchyma >= 0.5 * counts)
     keep[0] = False
     lungs[crop] = keep[labels]
     del labels

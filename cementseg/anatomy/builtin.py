@@ -194,7 +194,9 @@ def builtin_masks(
         settings.anatomy_canal_max_gap_mm,
     )
     spine_x = float(np.nanmedian(canal.centre_yx[:, 1])) if canal is not None else None
-    lungs = lung_mask(grid, body, settings.anatomy_lung_hu, settings.anatomy_min_lung_ml, spine_x)
+    lungs = lung_mask(
+        grid, body, settings.anatomy_lung_hu, settings.anatomy_min_lung_ml, settings.anatomy_min_cut_lung_ml, spine_x
+    )
     masks = BoxedMasks(grid.shape, {"soft_tissue": body, "lung": lungs})
     spine_parts: dict = {
         "levels": {},

@@ -179,7 +179,9 @@ def from_labels(
         class_map = CLASS_MAPS[class_map]
     if class_map is None:
         body = body_mask(grid, settings.anatomy_body_hu, settings.anatomy_table_max_mm)
-        lungs = lung_mask(grid, body, settings.anatomy_lung_hu, settings.anatomy_min_lung_ml, None)
+        lungs = lung_mask(
+            grid, body, settings.anatomy_lung_hu, settings.anatomy_min_lung_ml, settings.anatomy_min_cut_lung_ml, None
+        )
         lung_area_mm2 = lungs.sum(axis=(1, 2)) * grid.spacing_mm[1] * grid.spacing_mm[2]
         class_map = detect_class_map(on_grid, lung_area_mm2 > 1000.0)
     body_labels = _on_grid(vertebrae_body, volume, grid, what) if vertebrae_body is not None else None

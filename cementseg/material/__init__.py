@@ -20,7 +20,9 @@ rules (`rules.py`) weigh shape, surroundings and anatomy, in this order:
    needle tract in a pedicle, joins the bone in one candidate: voxels denser than any bone
    (`cortex_max_hu`) with their partial-volume halo are split off a bone candidate in a
    vertebra when they hold at least `min_leak_mm3` of cement and the rules, knowing them to be
-   denser than any bone, call them cement; the rest stays bone.
+   denser than any bone, call them cement; so is the part outside the vertebra that runs up
+   the IVC or azygos lumen (no bone lies in a vein) when the rules call it cement; the rest
+   stays bone.
 6. Cement: PMMA-dense (a thick candidate by its median HU, a thin one by its peak after
    partial volume), markedly denser than a shell 1.5-6 mm around it, and in a vertebral
    body, continuous with cement, or on a venous route from a vertebral body.
@@ -37,10 +39,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cc3d
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..anatomy.anatomy_map import AnatomyMap
+from ..anatomy.anatomy_map import STRUCTURES, AnatomyMap
 from ..candidates import Candidate
 from ..segment import candidate_from_voxels, dense_cores, record_touching, set_voxels
 from ..settings import Settings
@@ -50,6 +53,9 @@ from .cement_volume import set_cement_fractions
 from .features import ScanScale, measure
 
 __all__ = ["classify_materials", "measure"]
+
+#: the venous trunks a cast is carried up, beside the spine
+VENOUS_TRUNKS = ("inferior_vena_cava", "azygos_system")
 
 
 def classify_materials(
@@ -126,7 +132,7 @@ def _split_cement_off_bone(
     for bone in [c for c in candidates if verdicts.get(c.id, ("",))[0] == "bone"]:
         if rules.fraction_in(features[bone.id], rules.VERTEBRA) == 0.0:
             continue  # not a vertebra: a calcification the map takes for bone is no cement's way out
-        kept = _cement_pieces(bone, candidates, cement_ids, judge)
+        kept = _cement_pieces(bone, features[bone.id], candidates, cement_ids, judge)
         if kept:
             shrunk.append(bone)
         for piece, piece_features, verdict in kept:
@@ -160,21 +166,24 @@ class _Judge:
         return f, verdict or rules.cement(c, f, self.scale, self.settings, cement_ids)
 
 
-def _cement_pieces(bone: Candidate, candidates, cement_ids, judge: _Judge) -> list:
-    """``[(piece, features, verdict)]``: the parts of ``bone`` (`_cement_parts`), each judged as a
-    candidate of its own known to be denser than any bone, that the rules call cement; ``bone``
-    keeps the rest of its voxels."""
+def _cement_pieces(bone: Candidate, bone_features: dict, candidates, cement_ids, judge: _Judge) -> list:
+    """``[(piece, features, verdict)]``: the parts of ``bone`` -- around voxels denser than any
+    bone (`_cement_parts`, judged as such), and casts up a venous trunk (`_trunk_casts`) -- each
+    judged as a candidate of its own, that the rules call cement; ``bone`` keeps the rest."""
     volume = judge.volume
-    parts = _cement_parts(bone, volume, judge.settings)
-    if not parts:
+    dense = _cement_parts(bone, volume, judge.settings)
+    casts = _trunk_casts(bone, bone_features, dense, volume, judge.anatomy, judge.settings)
+    parts = dense + casts
+    if not parts or sum(flat.size for flat in parts) == bone.voxel_count:
         return []
     whole = bone.flat_index
     set_voxels(bone, np.setdiff1d(whole, np.concatenate(parts)), volume)
     first_id = max(c.id for c in candidates) + 1
     pieces = [candidate_from_voxels(first_id + k, flat, volume) for k, flat in enumerate(parts)]
-    for piece in pieces:
+    for k, piece in enumerate(pieces):
         piece.evidence = {"pass": bone.evidence.get("pass"), "split_from": bone.id}
-        piece.evidence["core"] = "denser_than_bone"
+        if k < len(dense):
+            piece.evidence["core"] = "denser_than_bone"
     record_touching(candidates + pieces, volume.shape, targets=pieces)
     judged = [(piece, *judge(piece, cement_ids)) for piece in pieces]
     kept = [(piece, f, verdict) for piece, f, verdict in judged if verdict and verdict[0] == "cement"]
@@ -193,10 +202,39 @@ def _cement_parts(bone: Candidate, volume: CTVolume, settings: Settings) -> list
     hu = volume.hu.reshape(-1)
     span_hu = max(settings.cement_reference_hu - plateau, 1.0)
     min_voxels = settings.min_leak_mm3 / volume.voxel_volume_mm3  # of cement
-    parts = [flat for flat in parts if np.clip((hu[flat] - plateau) / span_hu, 0, 1).sum() >= min_voxels]
-    if sum(flat.size for flat in parts) == bone.voxel_count:
+    return [flat for flat in parts if np.clip((hu[flat] - plateau) / span_hu, 0, 1).sum() >= min_voxels]
+
+
+def _trunk_casts(
+    bone: Candidate, bone_features: dict, taken: list[np.ndarray], volume: CTVolume, anatomy: AnatomyMap,
+    settings: Settings,
+) -> list[np.ndarray]:
+    """Flat indices of the parts of ``bone`` outside the vertebra (not in ``taken``) whose voxels in
+    the IVC or azygos lumen span at least `ivc_min_length_mm` cranio-caudally.
+
+    Bone never lies in a vein's lumen. On coarse voxels a thin cast carried up a trunk beside the
+    spine, fainter than any cortex, joins the vertebra's cortex in one candidate, and an HU-based
+    map takes some of its voxels for bone: the whole part outside the vertebra goes with it.
+    """
+    nearby = set(bone_features["structures_nearby"]) | set(bone_features["structure_fractions"])
+    if not nearby.intersection(VENOUS_TRUNKS):
         return []
-    return parts
+    flat = np.setdiff1d(bone.flat_index, np.concatenate(taken)) if taken else bone.flat_index
+    zyx = np.column_stack(np.unravel_index(flat, volume.shape))
+    lps = volume.index_to_lps(zyx)
+    codes = anatomy.structure_at(lps)
+    outside = ~np.isin(codes, [STRUCTURES[name] for name in rules.VERTEBRA])
+    in_trunk = np.isin(codes, [STRUCTURES[name] for name in VENOUS_TRUNKS])
+    lo = zyx.min(axis=0)
+    mask = np.zeros(tuple(zyx.max(axis=0) - lo + 1), dtype=bool)
+    mask[tuple((zyx[outside] - lo).T)] = True
+    labels = cc3d.connected_components(mask, connectivity=26)[tuple((zyx - lo).T)]
+    casts = []
+    for label in np.unique(labels[in_trunk & outside]):
+        cast = in_trunk & (labels == label)
+        if np.ptp(lps[cast, 2]) >= settings.ivc_min_length_mm:
+            casts.append(flat[labels == label])
+    return casts
 
 
 def _spread_cement(candidates, features, verdicts, scale, settings, has_anatomy) -> None:

@@ -24,13 +24,15 @@ class ScanScale:
     ``blood_hu`` / ``blood_peak_hu``: median / 90th percentile HU of each blood-pool structure
     of the anatomy map over the whole scan (enhanced on CTPA or with contrast reflux; the
     percentile gives the contrast level that small vessels lose to partial volume), None where
-    the map has none.
+    the map holds less of it than `blood_pool_min_ml`: a few peripheral branches (the lung
+    bases atop an abdominal CT) have no level of their own, their percentile is that of
+    whatever dense speck lies in them.
     """
 
     def __init__(self, volume: CTVolume, settings: Settings, anatomy: AnatomyMap | None = None):
         scan_max = float(volume.hu.max()) if volume.hu.size else 0.0
         self.extended = scan_max > settings.hu_ceiling_12bit + 1
-        levels = _blood_pool_hu_levels(volume, anatomy)
+        levels = _blood_pool_hu_levels(volume, anatomy, settings.blood_pool_min_ml)
         self.blood_hu = {name: level and level[0] for name, level in levels.items()}
         self.blood_peak_hu = {name: level and level[1] for name, level in levels.items()}
         self.pv = partial_volume_factor(
@@ -39,8 +41,9 @@ class ScanScale:
         self.voxel_mm = float(max(volume.spacing_mm))
 
 
-def _blood_pool_hu_levels(volume: CTVolume, anatomy: AnatomyMap | None) -> dict:
-    """(median, 90th percentile) HU of each of BLOOD_POOLS, None where absent; one pass over the map."""
+def _blood_pool_hu_levels(volume: CTVolume, anatomy: AnatomyMap | None, min_ml: float) -> dict:
+    """(median, 90th percentile) HU of each of BLOOD_POOLS, None where the map holds less than
+    ``min_ml`` of it; one pass over the map."""
     if anatomy is None:
         return dict.fromkeys(BLOOD_POOLS)
     codes = np.array([STRUCTURES[name] for name in BLOOD_POOLS])
@@ -51,6 +54,8 @@ def _blood_pool_hu_levels(volume: CTVolume, anatomy: AnatomyMap | None) -> dict:
     order = np.argsort(values, kind="stable")  # by structure, each in raster order (as np.argwhere)
     flat, values = flat[order], values[order]
     starts, stops = np.searchsorted(values, codes), np.searchsorted(values, codes, side="right")
+    min_cells = max(5, math.ceil(min_ml * 1000.0 / float(np.prod(anatomy.spacing_mm))))
+    stops[stops - starts < min_cells] = starts[stops - starts < min_cells]
     return {
         name: _structure_hu(volume, anatomy, np.column_stack(np.unravel_index(flat[a:b], anatomy.structures.shape)))
         for name, a, b in zip(BLOOD_POOLS, starts, stops, strict=True)
