@@ -338,8 +338,9 @@ def _split_at_cores(
     cement-dense core (>= ``cement_min_hu``) form cement-dense pieces -- a cast in a dense
     contrast lumen keeps only a one-voxel sleeve of it; the rest (cortical bone, contrast)
     keeps the pieces that still hold a seed voxel. Pieces of the rest smaller than
-    ``split_min_voxels`` stay with the core they touch: the gaps between the partial-volume
-    peaks of one thin cast are no second material.
+    ``split_min_voxels``, or holding no seed voxel between two cores' pieces, stay with the
+    cores they touch: the gaps between the partial-volume peaks of one thin cast are no second
+    material.
     """
     values = hu.reshape(-1)[flat]
     if values.max() < min(level for _, level in cores):
@@ -357,7 +358,7 @@ def _split_at_cores(
             continue
         reach = metal_rim_voxels if kind == "metal" else (1, 1, 1)
         region = remaining & (dilate_box(core.view(np.uint8), reach) > 0)
-        _return_crumbs(region, remaining & ~region, split_min_voxels)
+        _return_crumbs(region, remaining & ~region, hu_box < seed_hu, split_min_voxels)
         remaining &= ~region
         if not remaining.any() and not pieces:
             return [(flat, kind)]
@@ -366,15 +367,21 @@ def _split_at_cores(
     return pieces
 
 
-def _return_crumbs(region: np.ndarray, rest: np.ndarray, split_min_voxels: int) -> None:
-    """Add to ``region`` the 26-connected pieces of ``rest`` smaller than ``split_min_voxels``."""
+def _return_crumbs(region: np.ndarray, rest: np.ndarray, unseeded: np.ndarray, split_min_voxels: int) -> None:
+    """Add to ``region`` the 26-connected pieces of ``rest`` smaller than ``split_min_voxels``, and
+    those holding no seed voxel (``unseeded``: box mask of the voxels below the seed level) that
+    touch two of its pieces."""
     labels, count = cc3d.connected_components(rest, connectivity=26, return_N=True)
     if count == 0:
         return
     sizes = np.bincount(labels.reshape(-1), minlength=count + 1)
-    small = sizes < split_min_voxels
-    small[0] = False
-    region |= small[labels]
+    crumbs = sizes < split_min_voxels
+    parts = cc3d.connected_components(region, connectivity=26)
+    for piece in np.setdiff1d(np.arange(1, count + 1), labels[rest & ~unseeded]):
+        beside = parts[dilate_box((labels == piece).view(np.uint8), (1, 1, 1)) > 0]
+        crumbs[piece] |= np.unique(beside[beside > 0]).size >= 2
+    crumbs[0] = False
+    region |= crumbs[labels]
 
 
 def _box_components(mask: np.ndarray, lo: np.ndarray, hu: np.ndarray, seed_hu: float, min_voxels: int):

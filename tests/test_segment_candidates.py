@@ -140,6 +140,21 @@ def test_thin_leak_kept_on_every_voxel_size(spacing):
     assert found[0].tubularity > 0.8
 
 
+def test_a_thin_cast_stays_one_candidate_across_a_dip_between_its_peaks():
+    """Needle tract on 3 mm voxels (minor_leaks seed 1): partial-volume peaks >= cement_min_hu and a
+    dip two voxels from both with no seed voxel; the dip is the cast's, not a piece of its own
+    (before: dropped from every candidate, the cast cut in two)."""
+    hu = np.full((5, 12, 5), 40, np.int16)
+    hu[1:4, 1:11, 1:4] = 520  # pedicle
+    hu[2, 2:7, 2] = [1577, 1414, 930, 1492, 1689]  # the tract: peak, dip, peak
+    hu[2, 4, 3] = 749
+    volume = CTVolume(hu, (3.0, 3.0, 3.0), ORIGIN)
+    tract = np.flatnonzero(hu > 700)
+    (cast,) = holding(find_candidates(volume, SETTINGS), tract)
+    assert cast.evidence["core"] == "cement_dense"
+    assert np.isin(tract, cast.flat_index).all()
+
+
 def test_soft_tissue_noise_makes_no_candidates():
     rng = np.random.default_rng(7)
     hu = rng.normal(40, 25, size=(40, 64, 64))
