@@ -526,6 +526,9 @@ def _leak_component(
     distance = 0.0 if touches_fill else max(part.min_outside_mm, 0.0)
     nearest_distance, nearest_ids = spine.nearest_body(lps)
     nearest_id = int(nearest_ids[np.argmin(nearest_distance)]) if spine.has_bodies else 0
+    # its level: the body nearest its centre (a canal leak behind one body may touch the next one's
+    # endplate corner with a few voxels)
+    level_id = int(spine.nearest_body(np.array([stats["centroid_lps_mm"]]))[1][0])
     location, rule = _refine_location(part, stats, spine, nearest_id, source_id is not None, settings)
     total_votes = sum(part.votes.values())
     agreement = part.votes.get(LOCATION_CODES[location], 0) / total_votes
@@ -545,7 +548,7 @@ def _leak_component(
         is_leak=True,
         severity=settings.severity[location],
         **{name: stats[name] for name in SIZE_FIELDS},
-        vertebral_level=spine.level(nearest_id),
+        vertebral_level=spine.level(level_id),
         source_vertebra=source_level,
         distance_to_vertebral_body_mm=distance if spine.has_bodies else float("nan"),
         confidence=round(confidence, 3),

@@ -204,6 +204,10 @@ def builtin_masks(
         "level_note": "no spinal canal found in the field of view",
         "warnings": warnings,
     }
+    if canal is not None:
+        # bodies end at the canal's front wall (given vertebrae are cut there too): keep it where
+        # cement hides the canal
+        canal = without_cement_bordered(grid, canal, settings.anatomy_canal_wall_hu)
     if given is not None:
         spine = _spine_from_given(grid, canal, given, settings, spine_parts, masks)
         masks["vertebral_body"] = spine.body_mask
@@ -211,9 +215,6 @@ def builtin_masks(
             _spine_structures(grid, canal, spine, settings, masks)
         whole = np.any([m for m in given.levels.values()], axis=0)
         masks["posterior_elements"] = whole & ~spine.body_mask
-    if canal is not None and given is None:
-        # the built-in bodies end at the canal's front wall: keep it where cement hides the canal
-        canal = without_cement_bordered(grid, canal, settings.anatomy_canal_wall_hu)
     if canal is None:
         warnings.append(
             "no spinal canal found: no vertebrae, discs or spine-relative structures"

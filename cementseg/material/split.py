@@ -25,18 +25,19 @@ VENOUS_TRUNKS = ("inferior_vena_cava", "azygos_system")
 
 
 def split_cement_off_bone(candidates, features, verdicts, judge: Judge) -> None:
-    """Cut what is denser than any bone out of the candidates called bone, when it is cement.
+    """Cut cement hugging bone out of the candidates in a vertebra called bone or left undecided.
 
-    Only bone candidates in a vertebra (the bone cement leaves, whose cortex its leaks hug) are
-    cut; the parts the rules call cement become candidates with new ids, and the rest of the bone
-    is judged again.
+    Only candidates touching a vertebra (the bone cement leaves, whose cortex its leaks hug) are
+    cut: those called bone at voxels denser than any bone and along a venous trunk, undecided ones
+    (bone and a faint cast together fit no rule) along a venous trunk. The parts the rules call
+    cement become candidates with new ids, and the rest is judged again.
     """
     cement_ids = {i for i, v in verdicts.items() if v[0] == "cement"}
     shrunk = []
-    for bone in [c for c in candidates if verdicts.get(c.id, ("",))[0] == "bone"]:
+    for bone in [c for c in candidates if verdicts.get(c.id, ("bone",))[0] == "bone"]:
         if rules.fraction_in(features[bone.id], rules.VERTEBRA) == 0.0:
             continue  # not a vertebra: a calcification the map takes for bone is no cement's way out
-        kept = _cement_pieces(bone, features[bone.id], candidates, cement_ids, judge)
+        kept = _cement_pieces(bone, features[bone.id], bone.id in verdicts, candidates, cement_ids, judge)
         if kept:
             shrunk.append(bone)
         for piece, piece_features, verdict in kept:
@@ -52,12 +53,15 @@ def split_cement_off_bone(candidates, features, verdicts, judge: Judge) -> None:
             verdicts[bone.id] = verdict
 
 
-def _cement_pieces(bone: Candidate, bone_features: dict, candidates, cement_ids, judge: Judge) -> list:
+def _cement_pieces(
+    bone: Candidate, bone_features: dict, called_bone: bool, candidates, cement_ids, judge: Judge
+) -> list:
     """``[(piece, features, verdict)]``: the parts of ``bone`` -- around voxels denser than any
-    bone (`_cement_parts`, judged as such), and casts up a venous trunk (`_trunk_casts`) -- each
-    judged as a candidate of its own, that the rules call cement; ``bone`` keeps the rest."""
+    bone (`_cement_parts`, judged as such; when ``called_bone``), and casts up a venous trunk
+    (`_trunk_casts`) -- each judged as a candidate of its own, that the rules call cement;
+    ``bone`` keeps the rest."""
     volume = judge.volume
-    dense = _cement_parts(bone, volume, judge.settings)
+    dense = _cement_parts(bone, volume, judge.settings) if called_bone else []
     casts = _trunk_casts(bone, bone_features, dense, volume, judge.anatomy, judge.settings)
     parts = dense + casts
     if not parts or sum(flat.size for flat in parts) == bone.voxel_count:
