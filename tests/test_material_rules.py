@@ -264,3 +264,24 @@ def test_a_blood_pool_needs_enough_of_itself_in_view_for_a_scan_wide_level(vesse
         assert scale.blood_hu["pulmonary_artery"] == pytest.approx(40.0)
     else:
         assert scale.blood_hu["pulmonary_artery"] is None and scale.blood_peak_hu["pulmonary_artery"] is None
+
+
+@pytest.mark.parametrize("at_top", [True, False])
+def test_a_mass_cut_by_the_edge_of_the_view_keeps_its_edge_slice_in_its_core(at_top):
+    """Nothing is known beyond the field of view: a dense mass the first or last slice cuts
+    continues there, so that slice is core (on 5 mm slices an undiluted contrast jet at the top of
+    the view kept only its partial-volumed slice as core, lost its flat top and was called cement)."""
+    from cementseg.material.features import core_hu
+    from cementseg.segment import candidate_from_voxels
+    from cementseg.volume import CTVolume
+
+    hu = np.full((10, 20, 20), 40, np.int16)
+    edge, inner = (9, 8) if at_top else (0, 1)
+    hu[edge, 5:15, 5:15], hu[inner, 5:15, 5:15] = 2000, 1400  # the inner slice is partial volume
+    volume = CTVolume(hu=hu, spacing_mm=(5.0, 0.8, 0.8), origin_lps_mm=(0.0, 0.0, 0.0))
+    candidate = candidate_from_voxels(1, np.flatnonzero(hu.reshape(-1) > 1000), volume)
+    assert core_hu(candidate, volume) == 2000.0
+    inside_view = np.roll(hu, -4 if at_top else 4, axis=0)  # two slices tall within the view: no core
+    volume = CTVolume(hu=inside_view, spacing_mm=(5.0, 0.8, 0.8), origin_lps_mm=(0.0, 0.0, 0.0))
+    candidate = candidate_from_voxels(1, np.flatnonzero(inside_view.reshape(-1) > 1000), volume)
+    assert core_hu(candidate, volume) is None

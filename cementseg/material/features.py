@@ -103,11 +103,21 @@ def measure(candidate: Candidate, volume: CTVolume, anatomy: AnatomyMap | None, 
 
 
 def core_hu(candidate: Candidate, volume: CTVolume) -> float | None:
-    """Median HU of the voxels whose 26 neighbours all belong to the candidate (None if none)."""
+    """Median HU of the voxels whose 26 neighbours all belong to the candidate (None if none).
+
+    Beyond the field of view nothing is known: a candidate the edge of the view cuts continues
+    there, so its voxels on that edge keep their place in the core.
+    """
     lo, hi = np.asarray(candidate.bbox_zyx[:3]), np.asarray(candidate.bbox_zyx[3:])
-    inside = np.zeros(tuple(int(v) for v in hi - lo), dtype=bool)
-    inside[tuple((candidate.zyx(volume.shape) - lo).T)] = True
-    core = ndi.binary_erosion(inside, np.ones((3, 3, 3), bool))
+    inside = np.zeros(tuple(int(v) + 2 for v in hi - lo), dtype=bool)
+    inside[tuple((candidate.zyx(volume.shape) - lo + 1).T)] = True
+    for axis in range(3):
+        for edge, cut in ((0, lo[axis] == 0), (-1, hi[axis] == volume.shape[axis])):
+            if cut:
+                index = [slice(None)] * 3
+                index[axis] = edge
+                inside[tuple(index)] = True
+    core = ndi.binary_erosion(inside, np.ones((3, 3, 3), bool))[1:-1, 1:-1, 1:-1]
     if not core.any():
         return None
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
