@@ -100,11 +100,14 @@ def _trunk_casts(
     settings: Settings,
 ) -> list[np.ndarray]:
     """Flat indices of the parts of ``bone`` outside the vertebra (not in ``taken``) whose voxels in
-    the IVC or azygos lumen span at least `ivc_min_length_mm` cranio-caudally.
+    the IVC or azygos lumen span at least `ivc_min_length_mm` cranio-caudally, holding at most
+    `faint_cement_max_ml` of voxels.
 
     Bone never lies in a vein's lumen. On coarse voxels a thin cast carried up a trunk beside the
     spine, fainter than any cortex, joins the vertebra's cortex in one candidate, and an HU-based
-    map takes some of its voxels for bone: the whole part outside the vertebra goes with it.
+    map takes some of its voxels for bone: the whole part outside the vertebra goes with it. A
+    cast that faint is thin: a larger part is bone the map's trunk overlaps (rib heads beside the
+    azygos on thick slices).
     """
     nearby = set(bone_features["structures_nearby"]) | set(bone_features["structure_fractions"])
     if not nearby.intersection(VENOUS_TRUNKS):
@@ -122,6 +125,8 @@ def _trunk_casts(
     casts = []
     for label in np.unique(labels[in_trunk & outside]):
         cast = in_trunk & (labels == label)
-        if np.ptp(lps[cast, 2]) >= settings.ivc_min_length_mm:
-            casts.append(flat[labels == label])
+        part = flat[labels == label]
+        small = part.size * volume.voxel_volume_mm3 / 1000.0 <= settings.faint_cement_max_ml
+        if small and np.ptp(lps[cast, 2]) >= settings.ivc_min_length_mm:
+            casts.append(part)
     return casts
