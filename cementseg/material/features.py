@@ -173,12 +173,15 @@ def _anatomy_overlap(candidate: Candidate, volume: CTVolume, anatomy: AnatomyMap
     offsets = settings.anatomy_touch_mm * np.vstack([np.eye(3), -np.eye(3)])
     around = lps[:: max(1, len(lps) // 2000)]
     near_codes = anatomy.structure_at((around[:, None, :] + offsets[None]).reshape(-1, 3))
+    aorta = STRUCTURES["aorta"]
+    by_aorta = (anatomy.structure_at(around) == aorta) | np.any(near_codes.reshape(-1, 6) == aorta, axis=1)
     return {
         "structure_fractions": fractions,
         "structures_nearby": sorted(
             {STRUCTURE_NAMES[c] for c in np.unique(near_codes) if c in STRUCTURE_NAMES}
         ),
         "vertebral_body_fraction": float(np.mean(anatomy.vertebra_at(lps) > 0)),
+        "aortic_wall_share": float(np.mean(by_aorta)),
         "blood_pool_hu": _blood_pool_hu(candidate, volume, anatomy, fractions, settings),
     }
 

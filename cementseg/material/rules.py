@@ -193,14 +193,20 @@ def next_to_metal(c: Candidate, f: dict, scale: ScanScale, s: Settings, metal_id
 
 
 def arterial(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> Verdict:
-    """Nothing in or on the aorta is a cement leak."""
+    """Nothing in or on the aorta is a cement leak.
+
+    On the wall: small, not in bone, and either mostly off the venous route or, never reaching
+    PMMA's HU, mostly within `anatomy_touch_mm` of the aortic lumen (on thick slices the map's
+    hemiazygos and paravertebral space overlap the aorta's back wall, where plaques lie).
+    """
     in_aorta = fraction_in(f, ["aorta"])
+    hugs_aorta = c.hu_p95 < s.cement_min_hu and f["aortic_wall_share"] >= 0.5
     on_wall = (
         "aorta" in f["structures_nearby"]
         and fraction_in(f, BONE) < 0.3
         and f["vertebral_body_fraction"] < 0.3
         and c.volume_ml < s.calcification_max_ml
-        and fraction_in(f, VENOUS_ROUTE) < 0.5
+        and (fraction_in(f, VENOUS_ROUTE) < 0.5 or hugs_aorta)
     )
     if in_aorta < 0.3 and not on_wall:
         return None
