@@ -4,42 +4,44 @@ from __future__ import annotations
 
 import cc3d
 import numpy as np
-from scipy import ndimage
 
 from .grid import WorkingGrid
 from .morphology import bounding_box, box, close, open_
 
 SLAB_SLICES = 16  # slices labelled or counted at a time (bounds the temporaries)
-IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
-IN_PLANE[1] = ndimage.generate_binary_structure(2, 1)  # 4-connected within an axial slice, no z neighbours
+
+
+def label_per_slice(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """The 4-connected components within each axial slice of ``mask`` and their number: the labels
+    and numbering of ``ndimage.label`` with an in-plane cross, found as one 2D image of the slices
+    stacked, each followed by a separator row."""
+    nz, ny, nx = mask.shape
+    stacked = np.zeros((nz, ny + 1, nx), dtype=bool)
+    stacked[:, :ny] = mask
+    labels, n = cc3d.connected_components(stacked.reshape(nz * (ny + 1), nx), connectivity=4, return_N=True)
+    return labels.reshape(nz, ny + 1, nx)[:, :ny], n
 
 
 def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
     """Holes filled in every axial slice: background not connected in-plane to the slice border.
 
-    Within the mask's bounding box grown by one voxel (its rim is background or the slice
-    border, so what touches the rim is what reaches the slice border), SLAB_SLICES slices at a
-    time are stacked into one 2D image, each followed by a separator row, and labelled
-    (4-connected) at once.
+    SLAB_SLICES slices at a time, within their part of the mask's bounding box grown by one
+    voxel in-plane (its rim is background or the slice border, so what touches the rim is what
+    reaches the slice border), are labelled at once (`label_per_slice`).
     """
     out = np.zeros_like(mask)
-    crop = bounding_box(mask, (0, 1, 1))
-    if crop is None:
-        return out
-    for z0 in range(crop[0].start, crop[0].stop, SLAB_SLICES):
-        slab = (slice(z0, min(z0 + SLAB_SLICES, crop[0].stop)), *crop[1:])
-        out[slab] = _fill_stacked(mask[slab])
+    for z0 in range(0, len(mask), SLAB_SLICES):
+        slab = bounding_box(mask[z0 : z0 + SLAB_SLICES], (0, 1, 1))
+        if slab is not None:
+            slab = (slice(z0 + slab[0].start, z0 + slab[0].stop), *slab[1:])
+            out[slab] = _fill_stacked(mask[slab])
     return out
 
 
 def _fill_stacked(part: np.ndarray) -> np.ndarray:
-    """`fill_holes_2d` of every slice of ``part``, labelled as one image of stacked slices."""
-    nz, ny, nx = part.shape
-    stacked = np.zeros((nz, ny + 1, nx), dtype=bool)  # the last row of each slice separates it
-    np.logical_not(part, out=stacked[:, :ny])
-    labels = cc3d.connected_components(stacked.reshape(nz * (ny + 1), nx), connectivity=4)
-    labels = labels.reshape(nz, ny + 1, nx)[:, :ny]
-    hole = np.ones(int(labels.max()) + 1, dtype=bool)
+    """`fill_holes_2d` of every slice of ``part``, its background labelled slice by slice at once."""
+    labels, n = label_per_slice(~part)
+    hole = np.ones(n + 1, dtype=bool)
     for rim in (labels[:, 0], labels[:, -1], labels[:, :, 0], labels[:, :, -1]):
         hole[rim] = False
     hole[0] = True  # the mask itself
@@ -133,7 +135,7 @@ def _drop_airways(lungs: np.ndarray, grid: WorkingGrid, spine_x_index: float) ->
     crop = bounding_box(lungs)
     if crop is None:
         return lungs.copy()
-    labels, n = ndimage.label(lungs[crop], structure=IN_PLANE)
+    labels, n = label_per_slice(lungs[crop])
     flat = labels.ravel()
     at = np.nonzero(flat)[0]
     counts = np.bincount(flat[at], minlength=n + 1)

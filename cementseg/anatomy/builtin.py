@@ -352,50 +352,54 @@ def _spine_structures(
 ) -> None:
     """Bodies, canal, posterior elements, neural foramina and paravertebral space, added to ``masks``.
 
-    The posterior elements and foramina are drawn within the box of the per-slice squares around
-    the canal that hold them.
+    The posterior elements and foramina are drawn within the per-slice squares around the canal
+    that hold them, all slices at once on the box of those squares.
     """
     sy, sx = grid.spacing_mm[1:]
     ny, nx = grid.shape[1:]
-    disc_z = _disc_slices(grid, spine)
-    squares = {  # per slice, the box of what lies within reach of either structure
-        z: _square(
+    zs = canal.slices
+    squares = [  # per slice, the box of what lies within reach of either structure
+        _square(
             canal.centre_yx[z], max(POSTERIOR_ELEMENTS_REACH_MM, canal.radius_mm[z] + FORAMEN_WIDTH_MM),
             (sy, sx), (ny, nx),
         )
-        for z in canal.slices
-    }
+        for z in zs
+    ]
     region = (
-        slice(int(canal.slices[0]), int(canal.slices[-1]) + 1),
-        *(slice(min(b[k].start for b in squares.values()), max(b[k].stop for b in squares.values()))
-          for k in range(2)),
+        slice(int(zs[0]), int(zs[-1]) + 1),
+        *(slice(min(b[k].start for b in squares), max(b[k].stop for b in squares)) for k in range(2)),
     )
-    shape = tuple(r.stop - r.start for r in region)
-    posterior = np.zeros(shape, dtype=bool)
-    foramen = np.zeros(shape, dtype=bool)
-    for z, box in squares.items():
-        cy, cx = canal.centre_yx[z]
-        radius = canal.radius_mm[z]
-        yy, xx = np.ogrid[box]
-        anterior_mm, lateral_mm = (cy - yy) * sy, (xx - cx) * sx
-        reach = np.hypot(anterior_mm, lateral_mm)
-        bone = grid.hu[z][box] > settings.anatomy_bone_hu
-        local = (z - region[0].start, *_moved(box, [-r.start for r in region[1:]]))
-        posterior[local] = bone & (anterior_mm < radius + 2.0) & (reach < POSTERIOR_ELEMENTS_REACH_MM)
-        if disc_z[z]:
-            side = np.abs(lateral_mm)
-            foramen[local] = (
-                (side > radius)
-                & (side < radius + FORAMEN_WIDTH_MM)
-                & (np.abs(anterior_mm) < radius + 3.0)
-                & ~bone
-            )
+    in_square = _in_squares(squares, region)
+    cy, cx = (canal.centre_yx[zs, k][:, None, None] for k in range(2))
+    radius = canal.radius_mm[zs][:, None, None]
+    yy, xx = np.ogrid[region[1], region[2]]
+    anterior_mm, lateral_mm = (cy - yy) * sy, (xx - cx) * sx  # per slice a column and a row, broadcast
+    bone = grid.hu[region] > settings.anatomy_bone_hu
+    posterior = (
+        in_square & bone & (anterior_mm < radius + 2.0)
+        & (np.hypot(anterior_mm, lateral_mm) < POSTERIOR_ELEMENTS_REACH_MM)
+    )
+    side = np.abs(lateral_mm)
+    foramen = (
+        in_square & _disc_slices(grid, spine)[zs][:, None, None]
+        & (side > radius) & (side < radius + FORAMEN_WIDTH_MM) & (np.abs(anterior_mm) < radius + 3.0) & ~bone
+    )
     outside_bodies = ~spine.body_mask[region]
     masks["vertebral_body"] = spine.body_mask
     masks["spinal_canal"] = canal.mask
     masks.put("posterior_elements", posterior & outside_bodies, region)
     masks.put("neural_foramen", foramen & ~canal.mask[region] & outside_bodies, region)
     _paravertebral(grid, spine, canal, settings.anatomy_paravertebral_mm, masks)
+
+
+def _in_squares(squares: list[tuple[slice, slice]], region: tuple[slice, ...]) -> np.ndarray:
+    """Per slice of ``region``, its pixels inside that slice's (y, x) square."""
+    yy, xx = np.ogrid[region[1], region[2]]
+    (y0, y1), (x0, x1) = (
+        (np.array([b[k].start for b in squares])[:, None, None], np.array([b[k].stop for b in squares])[:, None, None])
+        for k in range(2)
+    )
+    return (yy >= y0) & (yy < y1) & (xx >= x0) & (xx < x1)
 
 
 def _square(centre_yx, half_mm: float, spacing_yx, shape) -> tuple[slice, slice]:
@@ -470,8 +474,9 @@ def _name_levels(grid: WorkingGrid, canal: CanalTrack, spine: Spine, settings: S
         order = [vid for vid in ids if vid not in below_s1]
         lut = np.zeros(len(counts), dtype=np.uint16)  # the ids below S1 become 0
         lut[order] = np.arange(1, len(order) + 1)
-        spine.vertebrae[...] = lut[spine.vertebrae]
-        spine.body_mask &= spine.vertebrae > 0
+        crop = tuple(slice(int(c.min()), int(c.max()) + 1) for c in zyx.T)  # the bodies' box: zeros beyond
+        spine.vertebrae[crop] = lut[spine.vertebrae[crop]]
+        spine.body_mask[crop] &= spine.vertebrae[crop] > 0
         levels = {int(lut[vid]): levels[vid] for vid in order}
     parts["levels"], parts["level_note"] = levels, note
     parts["warnings"].extend(warnings)
@@ -548,10 +553,10 @@ def _anterior_of_spine(grid: WorkingGrid, slices: dict, margin_mm: float = 15.0)
     """Voxels more than ``margin_mm`` anterior of the vertebral body front."""
     sy, sx = grid.spacing_mm[1:]
     ny, nx = grid.shape[1:]
-    yy, xx = np.mgrid[:ny, :nx]
+    yy, xx = np.ogrid[:ny, :nx]
     out = np.zeros(grid.shape, dtype=bool)
     for z, (centre, a, _, radius) in slices.items():
-        anterior = (yy - centre[0]) * sy * a[0] + (xx - centre[1]) * sx * a[1]
+        anterior = (yy - centre[0]) * sy * a[0] + (xx - centre[1]) * sx * a[1]  # a column plus a row
         out[z] = anterior > radius + margin_mm
     return out
 
@@ -568,7 +573,7 @@ def _other_bone(grid: WorkingGrid, bone: np.ndarray, spine_structures: list, lun
         return bone
     labels, n = cc3d.connected_components(bone[crop], connectivity=26, return_N=True)
     by_lung = dilate(lungs[crop], (3, 3, 3))  # = ndimage.binary_dilation by the 3 x 3 x 3 cube
-    size = np.bincount(labels.ravel(), minlength=n + 1)
+    size = np.bincount(labels[bone[crop]], minlength=n + 1)  # the pieces' sizes (none for the background)
     near_lung = np.bincount(labels[by_lung], minlength=n + 1)
     island = (near_lung >= LUNG_ISLAND_SHARE * size) & (size * grid.voxel_ml < LUNG_ISLAND_MAX_ML)
     island[0] = False

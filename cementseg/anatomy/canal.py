@@ -19,9 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
-from .body import IN_PLANE, fill_holes_per_slice
+from .body import fill_holes_per_slice, label_per_slice
 from .grid import WorkingGrid
 from .morphology import bounding_box, box, close, dilate
 
@@ -65,7 +64,7 @@ def _candidates(grid: WorkingGrid, bridged: np.ndarray, body: np.ndarray) -> tup
         return [(None, []) for _ in range(grid.shape[0])], (slice(0, 0), slice(0, 0))
     crop = (slice(0, grid.shape[0]), *crop[1:])  # every slice, to index the list by slice
     holes = holes[crop]
-    labels, n = ndimage.label(holes, structure=IN_PLANE)
+    labels, n = label_per_slice(holes)
     per_slice: list = [(labels[z], []) for z in range(grid.shape[0])]
     areas = np.bincount(labels[holes], minlength=n + 1) * sy * sx
     del holes
@@ -139,7 +138,6 @@ def track_canal(
     found = np.zeros(nz, dtype=bool)
     mask = np.zeros(grid.shape, dtype=bool)
     max_gap = max(1, int(round(max_gap_mm / grid.spacing_mm[0])))
-    cement = grid.hu > CEMENT_HU
     for step in (1, -1):
         z, last, gap = seed_z, seed_centre, 0
         last_radius = np.sqrt(_nearest(per_slice[seed_z][1], seed_centre, (sy, sx))[2] / np.pi)
@@ -151,7 +149,7 @@ def track_canal(
                 centre[z], radius[z], found[z] = c, np.sqrt(area / np.pi), True
                 mask[z][crop_yx] = labels == label
                 last, last_radius, gap = c, radius[z], 0
-            elif not _cement_in_disk(cement[z], last, last_radius, (sy, sx)):
+            elif not _cement_in_disk(grid.hu[z] > CEMENT_HU, last, last_radius, (sy, sx)):
                 gap += 1  # a slice filled by canal cement hides the ring but does not end the canal
             z += step
     _interpolate_gaps(centre, radius, found)

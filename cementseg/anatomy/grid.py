@@ -127,14 +127,18 @@ class _Blocks:
 
     def means(self, z0: int, z1: int, out: np.ndarray | None = None) -> np.ndarray:
         """float32 means of block slices z0..z1-1 (into ``out``, when given): summed exactly in
-        int32, one block slice at a time (axis by axis, in cache), then divided."""
+        int32, one block slice at a time (its slices added into one plane, then along y and x,
+        in cache), then divided."""
         k, counts = self.k, self.counts
         total = np.empty((z1 - z0, *counts[1:]), dtype=np.float32) if out is None else out
         for dz in range(len(total)):
             block = self.hu[(z0 + dz) * k[0] : (z0 + dz + 1) * k[0]]
-            for axis in range(3):
-                block = _block_sum(block, axis, k[axis], counts[axis] * k[axis])
-            total[dz] = block[0]
+            plane = block[0].astype(np.int32)
+            for more in block[1:]:
+                plane += more
+            for axis in (0, 1):
+                plane = _block_sum(plane, axis, k[axis + 1], counts[axis + 1] * k[axis + 1])
+            total[dz] = plane
         total /= float(np.prod(k))
         return total
 
@@ -152,16 +156,18 @@ def _resample_diagonal(blocks: _Blocks, spacing_xyz, origin_lps, size_xyz) -> np
     )
     hu = np.full(size_xyz[::-1], OUTSIDE_HU, dtype=np.float32)
     means = np.empty((BLOCK_SLAB + 1, *blocks.counts[1:]), dtype=np.float32)
-    along_x = _AxisBlend(2, lo_x, hi_x, w_x, (len(means), blocks.counts[1], len(lo_x)), np.float32)
-    along_y = _AxisBlend(1, lo_y, hi_y, w_y[:, None], (len(means), len(lo_y), len(lo_x)), np.float64)
+    exact = np.empty(means.shape, dtype=np.float64)  # the float32 means, blended without casts
+    along_x = _AxisBlend(2, lo_x, hi_x, w_x, (len(means), blocks.counts[1], len(lo_x)))
+    along_y = _AxisBlend(1, lo_y, hi_y, w_y[:, None], (len(means), len(lo_y), len(lo_x)))
     along_z = np.empty(hu.shape[1:], dtype=np.float64)
     for z0 in range(0, blocks.counts[0], BLOCK_SLAB):
         z1 = min(z0 + BLOCK_SLAB, blocks.counts[0])
         targets = np.nonzero(in_z & (lo_z >= z0) & (lo_z < z1))[0]  # working slices blended from this slab
         if len(targets) == 0:
             continue
-        slab = means[: min(z1 + 1, blocks.counts[0]) - z0]
-        rows = along_y(along_x(blocks.means(z0, z0 + len(slab), out=slab)))
+        n = min(z1 + 1, blocks.counts[0]) - z0
+        np.copyto(exact[:n], blocks.means(z0, z0 + n, out=means[:n]))
+        rows = along_y(along_x(exact[:n]))
         for z in targets:
             below, above = rows[lo_z[z] - z0], rows[hi_z[z] - z0]
             np.subtract(above, below, out=along_z)
@@ -175,19 +181,19 @@ def _resample_diagonal(blocks: _Blocks, spacing_xyz, origin_lps, size_xyz) -> np
 
 class _AxisBlend:
     """lower + (upper - lower) x weight in double precision, lower and upper taken along ``axis``
-    of up to ``shape[0]`` slices, in buffers kept from slab to slab (no fresh pages for each)."""
+    of up to ``shape[0]`` slices of float64 values, in buffers kept from slab to slab (no fresh
+    pages for each)."""
 
-    def __init__(self, axis: int, lo: np.ndarray, hi: np.ndarray, weight: np.ndarray, shape, dtype):
+    def __init__(self, axis: int, lo: np.ndarray, hi: np.ndarray, weight: np.ndarray, shape):
         self.axis, self.lo, self.hi, self.weight = axis, lo, hi, weight
-        self.lower, self.upper = np.empty(shape, dtype), np.empty(shape, dtype)
-        self.out = np.empty(shape, np.float64)
+        self.lower, self.out = np.empty(shape), np.empty(shape)
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         n = len(values)
-        lower, upper, out = self.lower[:n], self.upper[:n], self.out[:n]
+        lower, out = self.lower[:n], self.out[:n]
         np.take(values, self.lo, axis=self.axis, out=lower, mode="clip")  # indices in range: no check
-        np.take(values, self.hi, axis=self.axis, out=upper, mode="clip")
-        np.subtract(upper, lower, out=out, dtype=np.float64)
+        np.take(values, self.hi, axis=self.axis, out=out, mode="clip")
+        out -= lower
         out *= self.weight
         out += lower
         return out

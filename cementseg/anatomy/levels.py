@@ -54,20 +54,19 @@ def rib_bearing_vertebrae(
     outside[local] = True
     labels = cc3d.connected_components(outside, connectivity=26)
     del outside
-    stats = cc3d.statistics(labels)
-    label_of = labels[local]
+    label_of = labels[local]  # every component has voxels here: labels 1..max
     del labels
     # each component's voxels by distance from the canal (raster order among equals): nearest first
     order = np.lexsort((medial_mm, label_of))
-    ids = np.arange(len(stats["voxel_counts"]))
+    ids = np.arange(int(label_of.max()) + 1)
     first = np.searchsorted(label_of[order], ids)
     last = np.searchsorted(label_of[order], ids, side="right") - 1
+    extents = _box_sizes(zyx, order, first[1:]) * spacing
     ribs: set[int] = set()
     z_of_vertebra = _slices_of(vertebrae)
     for label in ids[1:]:
-        box = stats["bounding_boxes"][label]
-        extent = np.array([b.stop - b.start for b in box]) * spacing
-        volume_ml = stats["voxel_counts"][label] * grid.voxel_ml
+        extent = extents[label - 1]
+        volume_ml = (last[label] - first[label] + 1) * grid.voxel_ml
         if np.linalg.norm(extent) < RIB_MIN_LENGTH_MM or volume_ml > RIB_MAX_ML:
             continue
         nearest, farthest = order[first[label]], order[last[label]]
@@ -80,6 +79,14 @@ def rib_bearing_vertebrae(
         if owner:
             ribs.add(owner)
     return ribs
+
+
+def _box_sizes(zyx, order: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """(n, 3) bounding-box size in voxels of each run of the voxels ``zyx`` taken in ``order``,
+    the runs beginning at ``starts``."""
+    return np.column_stack([
+        np.maximum.reduceat(c[order], starts) - np.minimum.reduceat(c[order], starts) + 1 for c in zyx
+    ])
 
 
 SLAB_SLICES = 16  # slices searched for bone at a time in `_outside_column` (bounds the per-voxel arrays)
@@ -147,11 +154,11 @@ def is_sacral(grid: WorkingGrid, vertebrae: np.ndarray, vid: int, canal: CanalTr
             continue
         body = vertebrae[z] == vid
         rows = np.nonzero(body.any(axis=1))[0]
-        band = np.zeros_like(body)
-        band[rows.min() : rows.max() + 1] = True
-        labels, _ = ndimage.label((grid.hu[z] > bone_hu) & band | body)
-        joined = np.isin(labels, np.unique(labels[body]))
-        cols = np.nonzero(joined.any(axis=0))[0]
+        band = slice(rows.min(), rows.max() + 1)  # the body's rows: all that is labelled lies in them
+        labels, n = ndimage.label((grid.hu[z][band] > bone_hu) | body[band])
+        joined = np.zeros(n + 1, dtype=bool)
+        joined[labels[body[band]]] = True
+        cols = np.nonzero(joined[labels].any(axis=0))[0]
         lateral = (cols - canal.centre_yx[z][1]) * spacing[2]
         if lateral.min() < -SACRAL_HALF_WIDTH_MM and lateral.max() > SACRAL_HALF_WIDTH_MM:
             wide += 1

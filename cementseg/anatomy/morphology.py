@@ -39,8 +39,16 @@ def grow_one_voxel(mask: np.ndarray) -> np.ndarray:
 
 
 def erode(mask: np.ndarray, size) -> np.ndarray:
-    """Box erosion, the volume's edges extended (``ndimage.minimum_filter``, mode "nearest")."""
-    return _box_filter(mask, size, np.logical_and)
+    """Box erosion, the volume's edges extended (``ndimage.minimum_filter``, mode "nearest").
+
+    Computed on the mask's bounding box grown by one voxel: where that box stops short of the
+    volume's edge its faces are empty, and so, extended, is what lies beyond them.
+    """
+    out = np.zeros_like(mask)
+    crop = bounding_box(mask, 1)
+    if crop is not None:
+        out[crop] = _box_filter(mask[crop], size, np.logical_and)
+    return out
 
 
 def _maximum(mask: np.ndarray, size) -> np.ndarray:
@@ -110,6 +118,31 @@ def bounding_box(mask: np.ndarray, margin=0) -> tuple[slice, ...] | None:
     return (slice(max(first - int(margin[0]), 0), min(stop + int(margin[0]), len(mask))), *inner)
 
 
+def over_3x3(values: np.ndarray, op, edge=None) -> np.ndarray:
+    """``op`` (``np.maximum``, ``np.logical_or``, ``np.logical_and``) of each pixel of a 2D array and
+    its 3 x 3 neighbours within the image, from shifted views (no per-call set-up cost on the small
+    images of one slice); with ``edge``, pixels on the image's border become ``edge`` (False: an
+    erosion with the outside as background)."""
+    out = values
+    for axis in (0, 1):
+        lower, upper = (slice(None),) * axis + (slice(None, -1),), (slice(None),) * axis + (slice(1, None),)
+        grown = out.copy()
+        op(grown[upper], out[lower], out=grown[upper])
+        op(grown[lower], out[upper], out=grown[lower])
+        if edge is not None:
+            grown[(slice(None),) * axis + (slice(None, 1),)] = edge
+            grown[(slice(None),) * axis + (slice(-1, None),)] = edge
+        out = grown
+    return out
+
+
+def pixel_grid(box: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+    """``np.ogrid[box]`` (a column of the row indices, a row of the column indices) for a (y, x)
+    box of integer slices, without ``ogrid``'s set-up cost (it runs once per slice in loops)."""
+    rows, columns = box
+    return np.arange(rows.start or 0, rows.stop)[:, None], np.arange(columns.start or 0, columns.stop)[None, :]
+
+
 def voxels(mask: np.ndarray) -> np.ndarray:
     """``np.argwhere(mask)`` (same indices, same order), searched within the mask's bounding box."""
     crop = bounding_box(mask)
@@ -118,36 +151,40 @@ def voxels(mask: np.ndarray) -> np.ndarray:
     return np.argwhere(mask[crop]) + [c.start for c in crop]
 
 
+_DIAMOND_ROW_STEPS = np.array([0, 0, -1, 1, -1, 1])[:, None]  # row offsets of the six corners in `convex_hull`
+
+
 def convex_hull(mask: np.ndarray) -> np.ndarray:
     """Pixels inside or on the convex hull of a 2D mask's pixels, each a diamond of its edge midpoints.
 
     The same pixels as ``skimage.morphology.convex_hull_image``, found row by row in exact
     integer arithmetic (coordinates doubled) instead of a point-in-polygon test per pixel.
+    Only the rows of the mask's extent are tested: the hull's horizontal edges, if any, are its
+    top and bottom, outside them.
     """
     from scipy.spatial import ConvexHull
 
     out = np.zeros(mask.shape, dtype=bool)
-    rows = np.nonzero(mask.any(axis=1))[0]
+    rows = np.flatnonzero(mask.any(axis=1))
     if len(rows) == 0:
         return out
-    left = mask[rows].argmax(axis=1)
-    right = mask.shape[1] - 1 - mask[rows, ::-1].argmax(axis=1)
-    r2, left2, right2 = 2 * rows, 2 * left, 2 * right
-    points = np.concatenate([
-        np.column_stack([r2, left2 - 1]), np.column_stack([r2, right2 + 1]),
-        np.column_stack([r2 - 1, left2]), np.column_stack([r2 + 1, left2]),
-        np.column_stack([r2 - 1, right2]), np.column_stack([r2 + 1, right2]),
-    ])
-    corners = points[ConvexHull(points).vertices]  # counter-clockwise in (row, column)
-    start, step = corners, np.roll(corners, -1, axis=0) - corners
+    occupied = mask[rows]
+    left2 = 2 * occupied.argmax(axis=1)
+    right2 = 2 * (mask.shape[1] - 1 - occupied[:, ::-1].argmax(axis=1))
+    points = np.empty((6, len(rows), 2))  # the diamonds' left, right, top and bottom corners at each row's ends
+    points[..., 0] = 2 * rows + _DIAMOND_ROW_STEPS
+    points[..., 1] = (left2 - 1, right2 + 1, left2, left2, right2, right2)
+    points = points.reshape(-1, 2)
+    corners = points[ConvexHull(points).vertices].astype(np.int64)  # counter-clockwise in (row, column)
+    step = np.roll(corners, -1, axis=0) - corners
     # pixel (r, c) is in the hull when step_r * (2c - start_c) - step_c * (2r - start_r) >= 0 for every edge,
-    # i.e. a * c >= bound with a = 2 step_r: a column range per row, bounded by the edges with a != 0
-    rows2 = 2 * np.arange(mask.shape[0])[:, None]
-    bound = step[:, 0] * start[:, 1] + step[:, 1] * (rows2 - start[:, 0])
-    a = np.broadcast_to(2 * step[:, 0], bound.shape)
-    lowest = np.where(a > 0, -((-bound) // np.where(a > 0, a, 1)), np.iinfo(np.int64).min).max(axis=1)
-    highest = np.where(a < 0, bound // np.where(a < 0, a, -1), np.iinfo(np.int64).max).min(axis=1)
-    row_in = np.where(a == 0, bound <= 0, True).all(axis=1)
+    # i.e. a * c >= bound with a = 2 step_r: a column range per row, from the edges with a > 0 and a < 0
+    span = np.arange(rows[0], rows[-1] + 1)
+    bound = step[:, 0] * corners[:, 1] + step[:, 1] * (2 * span[:, None] - corners[:, 0])
+    a = 2 * step[:, 0]
+    rising, falling = a > 0, a < 0
+    lowest = (-((-bound[:, rising]) // a[rising])).max(axis=1)
+    highest = (bound[:, falling] // a[falling]).min(axis=1)
     columns = np.arange(mask.shape[1])
-    out[...] = row_in[:, None] & (columns >= lowest[:, None]) & (columns <= highest[:, None])
+    out[span] = (columns >= lowest[:, None]) & (columns <= highest[:, None])
     return out

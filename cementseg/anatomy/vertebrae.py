@@ -25,7 +25,7 @@ from scipy import ndimage
 from .body import fill_holes_2d, fill_holes_per_slice
 from .canal import CanalTrack
 from .grid import WorkingGrid
-from .morphology import bounding_box, convex_hull, dilate, voxels
+from .morphology import bounding_box, convex_hull, dilate, over_3x3, pixel_grid, voxels
 from .peaks import find_peaks
 
 BODY_HALF_WIDTH_MM = 35.0  # no lumbar body is wider than 70 mm; alae and iliac bone lie beyond
@@ -109,11 +109,11 @@ def _body_window(grid: WorkingGrid, canal: CanalTrack, z: int):
         slice(top, min(ny, int(cy) + 1)),
         slice(max(0, int(cx - BODY_HALF_WIDTH_MM / sx) - 1), min(nx, int(cx + BODY_HALF_WIDTH_MM / sx) + 2)),
     )
-    yy, xx = np.mgrid[crop[0], crop[1]]
-    anterior_mm = (cy - yy) * sy - canal.radius_mm[z]
+    yy, xx = pixel_grid(crop)
+    anterior_mm = (cy - yy) * sy - canal.radius_mm[z]  # a column and a row, broadcast
     lateral_mm = np.abs(xx - cx) * sx
     window = (anterior_mm > 0) & (anterior_mm < BODY_DEPTH_MM) & (lateral_mm < BODY_HALF_WIDTH_MM)
-    return crop, anterior_mm, lateral_mm, window
+    return crop, np.broadcast_to(anterior_mm, window.shape), np.broadcast_to(lateral_mm, window.shape), window
 
 
 def screw_slices(grid: WorkingGrid, canal: CanalTrack, hardware: np.ndarray) -> np.ndarray:
@@ -174,7 +174,7 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
         solid[z][crop] = filled | core
         if core.sum() * sy * sx >= CORE_MIN_AREA_MM2:
             hulls[z] = np.zeros((ny, nx), dtype=bool)
-            hulls[z][crop] = ndimage.binary_dilation(convex_hull(core), square) & window
+            hulls[z][crop] = over_3x3(convex_hull(core), np.logical_or) & window  # grown by the square
     mask = np.zeros(grid.shape, dtype=bool)
     reach = int(round(PLATE_REACH_MM / grid.spacing_mm[0]))
     for z in zs:
@@ -212,8 +212,7 @@ def clamp_streaked_slices(grid: WorkingGrid, bodies: np.ndarray, unreadable: np.
 
 def _closed_3x3(mask: np.ndarray) -> np.ndarray:
     """``ndimage.binary_closing`` by the 3 x 3 square (outside the image counts as background)."""
-    grown = ndimage.maximum_filter(mask.view(np.uint8), size=3, mode="constant", cval=0)
-    return ndimage.minimum_filter(grown, size=3, mode="constant", cval=0).view(bool)
+    return over_3x3(over_3x3(mask, np.logical_or), np.logical_and, edge=False)
 
 
 def _without_necks(region: np.ndarray, seed: np.ndarray, disk: np.ndarray) -> np.ndarray:
@@ -304,7 +303,7 @@ def disc_planes(
     box = _sampled_box(coords, grid.shape)  # what the samples read: the weights are needed only there
     hu = grid.hu[box]
     weight = (body_mask[box] * np.clip(hu, 0.0, DISC_WEIGHT_FULL_HU) / DISC_WEIGHT_FULL_HU).astype(np.float32)
-    unknown = _cement(grid)[box]  # the non-cement part of the profile
+    unknown = _cement(grid, box)  # the non-cement part of the profile
     if unreadable is not None:
         unknown[unreadable[box[0]]] = True
     weight[unknown] = np.nan
@@ -356,9 +355,12 @@ def _to_endplates(slab_mm: tuple[float, float], endplates: np.ndarray, at: int) 
     return out[0], out[1]
 
 
-def _cement(grid: WorkingGrid) -> np.ndarray:
-    """Cement (above CEMENT_CORE_HU) with its one-voxel partial-volume rim."""
-    return dilate(grid.hu > CEMENT_CORE_HU, (3, 3, 3))
+def _cement(grid: WorkingGrid, box: tuple[slice, ...]) -> np.ndarray:
+    """Cement (above CEMENT_CORE_HU) with its one-voxel partial-volume rim, within ``box`` (found
+    from the box grown by that voxel)."""
+    grown = tuple(slice(max(b.start - 1, 0), min(b.stop + 1, n)) for b, n in zip(box, grid.shape, strict=True))
+    rim = dilate(grid.hu[grown] > CEMENT_CORE_HU, (3, 3, 3))
+    return rim[tuple(slice(b.start - g.start, b.stop - g.start) for b, g in zip(box, grown, strict=True))]
 
 
 def _filled(profile: np.ndarray) -> np.ndarray | None:

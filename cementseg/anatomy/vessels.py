@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,7 @@ from scipy import ndimage
 
 from .body import fill_holes_per_slice, largest_component
 from .grid import WorkingGrid
-from .morphology import bounding_box, convex_hull, voxels
+from .morphology import bounding_box, convex_hull, over_3x3, pixel_grid, voxels
 
 BLOOD_HU = (-20.0, 600.0)
 TUBE_RADIUS_MM = (6.0, 20.0)
@@ -103,15 +104,16 @@ def _tube_in_slice(
     padded[1:-1, 1:-1] = tissue[near]
     inscribed = ndimage.distance_transform_edt(padded, sampling=spacing_yx)[1:-1, 1:-1]
     peaks = (
-        (inscribed == ndimage.maximum_filter(inscribed, size=3))
+        (inscribed == over_3x3(inscribed, np.maximum))  # = ndimage.maximum_filter(size=3)
         & inside[near]
         & (inscribed >= TUBE_RADIUS_MM[0])
         & (inscribed <= TUBE_RADIUS_MM[1])
     )
-    if not peaks.any():
+    at = np.flatnonzero(peaks)  # raster order: the first of equally near peaks wins
+    if len(at) == 0:
         return None
-    off_usual = np.hypot(r_mm[near] - window.usual[0], front[near] - window.usual[1])
-    ky, kx = np.unravel_index(int(np.argmin(np.where(peaks, off_usual, np.inf))), peaks.shape)
+    off_usual = np.hypot(r_mm[near].ravel()[at] - window.usual[0], front[near].ravel()[at] - window.usual[1])
+    ky, kx = np.unravel_index(int(at[np.argmin(off_usual)]), peaks.shape)
     centre = [o.start + n.start + k for o, n, k in zip(outer, near, (ky, kx), strict=True)]
     return np.array(centre, dtype=float), float(inscribed[ky, kx])
 
@@ -119,18 +121,22 @@ def _tube_in_slice(
 def _window_box(spine_slice: tuple, window: TubeWindow, spacing_yx, shape, margin) -> tuple[slice, slice]:
     """The (y, x) box of ``window``'s corners, grown by ``margin`` + 1 pixels, clipped to ``shape``."""
     centre, anterior, right, body_radius = spine_slice
-    r_mm = np.asarray(window.right_mm)[:, None, None]
-    a_mm = np.asarray(window.anterior_of_front_mm)[None, :, None] + body_radius
-    corners = (centre + (r_mm * right + a_mm * anterior) / np.asarray(spacing_yx)).reshape(-1, 2)
-    lo = np.clip(np.floor(corners.min(axis=0)).astype(int) - 1 - np.asarray(margin), 0, shape)
-    hi = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 2 + np.asarray(margin), 0, shape)
-    return slice(lo[0], hi[0]), slice(lo[1], hi[1])
+    box = []
+    for c, a, r, s, n, m in zip(centre, anterior, right, spacing_yx, shape, margin, strict=True):
+        corners = [
+            float(c + (right_mm * r + (front_mm + body_radius) * a) / s)
+            for right_mm in window.right_mm
+            for front_mm in window.anterior_of_front_mm
+        ]
+        lo = min(max(math.floor(min(corners)) - 1 - m, 0), n)
+        box.append(slice(lo, min(max(math.ceil(max(corners)) + 2 + m, 0), n)))
+    return box[0], box[1]
 
 
 def _window_frame(box, spine_slice: tuple, window: TubeWindow, spacing_yx):
     """In ``box``: right and anterior-of-the-body-front mm of every pixel, and whether it is in ``window``."""
     centre, anterior, right, body_radius = spine_slice
-    yy, xx = np.ogrid[box[0], box[1]]
+    yy, xx = pixel_grid(box)
     dy, dx = (yy - centre[0]) * spacing_yx[0], (xx - centre[1]) * spacing_yx[1]
     r_mm = dy * right[0] + dx * right[1]
     front = dy * anterior[0] + dx * anterior[1] - body_radius
@@ -149,9 +155,10 @@ def _around(centre_yx, radius_mm: float, spacing_yx, shape) -> tuple[tuple[slice
     reach = [radius_mm / s for s in spacing_yx]
     lo = [max(int(np.floor(c - r)) - 1, 0) for c, r in zip(centre_yx, reach, strict=True)]
     hi = [min(max(int(np.ceil(c + r)) + 2, 0), n) for c, r, n in zip(centre_yx, reach, shape, strict=True)]
-    yy, xx = np.ogrid[lo[0] : hi[0], lo[1] : hi[1]]
+    box = (slice(lo[0], hi[0]), slice(lo[1], hi[1]))
+    yy, xx = pixel_grid(box)
     distance_sq = ((yy - centre_yx[0]) * spacing_yx[0]) ** 2 + ((xx - centre_yx[1]) * spacing_yx[1]) ** 2
-    return (slice(lo[0], hi[0]), slice(lo[1], hi[1])), distance_sq
+    return box, distance_sq
 
 
 def _clean_track(found: dict, grid: WorkingGrid, max_gap_mm: float) -> dict:
@@ -195,18 +202,20 @@ def azygos_prior(
         for side in (1.0, -1.0):
             offset = (0.65 * body_radius + radius_mm) * side * right + 0.55 * body_radius * anterior
             c = centre + offset / np.array([sy, sx])
-            mask[z] |= _disk_with_cast(grid.hu[z], c, radius_mm, (sy, sx))
+            box, disk = _disk_with_cast(grid.hu[z], c, radius_mm, (sy, sx))
+            mask[z][box] |= disk
     mask &= tissue
     return mask
 
 
-def _disk_with_cast(hu: np.ndarray, centre_yx, radius_mm: float, spacing_yx) -> np.ndarray:
-    """A disk of ``radius_mm``, and the pixels denser than DENSE_LUMEN_HU within CAST_MARGIN_MM of it."""
-    out = np.zeros(hu.shape, dtype=bool)
+def _disk_with_cast(
+    hu: np.ndarray, centre_yx, radius_mm: float, spacing_yx
+) -> tuple[tuple[slice, slice], np.ndarray]:
+    """A disk of ``radius_mm``, and the pixels denser than DENSE_LUMEN_HU within CAST_MARGIN_MM of
+    it: the (y, x) box holding them, and the mask within it."""
     box, distance_sq = _around(centre_yx, radius_mm + CAST_MARGIN_MM, spacing_yx, hu.shape)
     cast = (hu[box] > DENSE_LUMEN_HU) & (distance_sq <= (radius_mm + CAST_MARGIN_MM) ** 2)
-    out[box] = (distance_sq <= radius_mm**2) | cast
-    return out
+    return box, (distance_sq <= radius_mm**2) | cast
 
 
 def heart_mask(
@@ -354,7 +363,8 @@ def ivc_course(
     centres = np.array([anchors[z] for z in zs])
     for z in range(int(zs[0]), min(int(zs[-1]), top, grid.shape[0] - 1) + 1):
         cy, cx = np.interp(z, zs, centres[:, 0]), np.interp(z, zs, centres[:, 1])
-        mask[z] = _disk_with_cast(grid.hu[z], (cy, cx), radius, (sy, sx)) & tissue[z]
+        box, disk = _disk_with_cast(grid.hu[z], (cy, cx), radius, (sy, sx))
+        mask[z][box] = disk & tissue[z][box]
     return mask
 
 
