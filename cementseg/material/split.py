@@ -1,4 +1,5 @@
-"""Cement hugging bone on coarse voxels, cut out of the candidates called bone.
+"""Cement hugging bone on coarse voxels, cut out of the candidates in a vertebra called bone or
+fitting no rule.
 
 A thin cast along a cortex, or a needle tract in a pedicle, joins the vertebra's bone in one
 candidate on coarse voxels; the parts denser than any bone, and casts up a venous trunk beside
