@@ -50,7 +50,7 @@ from .findings import Component
 from .segment import principal_axis
 from .settings import Settings
 from .spine_context import GENERIC_LOCATIONS, SpineContext
-from .vocabulary import LOCATION_CODES, LOCATIONS
+from .vocabulary import LOCATION_CODES, LOCATIONS, VENOUS_TRUNKS
 from .volume import CTVolume
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ FILL_CODE = 100
 #: the size, density and position fields a Component takes from its statistics (or candidate)
 SIZE_FIELDS = ("volume_ml", "voxel_count", "centroid_lps_mm", "bbox_lps_mm", "hu_max", "hu_mean", "length_mm")
 #: venous trunks the paravertebral veins drain into
-_VENOUS_TRUNKS = {LOCATION_CODES["inferior_vena_cava"], LOCATION_CODES["azygos_system"]}
+_VENOUS_TRUNKS = {LOCATION_CODES[name] for name in VENOUS_TRUNKS}
 #: reached through the heart: no nearest-body tracing
 _EMBOLIC = {"right_heart", "pulmonary_artery"}
 

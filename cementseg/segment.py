@@ -376,10 +376,16 @@ def _return_crumbs(region: np.ndarray, rest: np.ndarray, unseeded: np.ndarray, s
         return
     sizes = np.bincount(labels.reshape(-1), minlength=count + 1)
     crumbs = sizes < split_min_voxels
-    parts = cc3d.connected_components(region, connectivity=26)
-    for piece in np.setdiff1d(np.arange(1, count + 1), labels[rest & ~unseeded]):
-        beside = parts[dilate_box((labels == piece).view(np.uint8), (1, 1, 1)) > 0]
-        crumbs[piece] |= np.unique(beside[beside > 0]).size >= 2
+    parts = cc3d.connected_components(region, connectivity=26, out_dtype=np.uint32)
+    both = labels.astype(np.uint32)
+    both[parts > 0] = parts[parts > 0] + count  # the rest's pieces, then the region's
+    beside = np.zeros(count + 1, dtype=np.intp)  # region pieces each rest piece touches
+    for a, b in cc3d.contacts(both, connectivity=26, surface_area=False):
+        if min(a, b) <= count < max(a, b):
+            beside[min(a, b)] += 1
+    seeded = np.zeros(count + 1, dtype=bool)
+    seeded[labels[rest & ~unseeded]] = True
+    crumbs |= ~seeded & (beside >= 2)
     crumbs[0] = False
     region |= crumbs[labels]
 
@@ -515,10 +521,19 @@ def record_touching(candidates: list[Candidate], shape, targets: list[Candidate]
     for candidate in candidates if targets is None else targets:
         lo = np.maximum(np.asarray(candidate.bbox_zyx[:3]) - 1, 0)
         hi = np.minimum(np.asarray(candidate.bbox_zyx[3:]) + 1, shape)
-        inside = np.zeros(tuple(int(v) for v in hi - lo), dtype=np.uint8)
-        inside[tuple((candidate.zyx(shape) - lo).T)] = 1
+        inside = box_mask(candidate, lo, hi, shape, np.uint8)
         ring = np.argwhere((dilate_box(inside, (1, 1, 1)) > 0) & (inside == 0))
         flat = np.ravel_multi_index(tuple((ring + lo).T), shape)
         position = np.minimum(np.searchsorted(all_flat, flat), len(all_flat) - 1)
         hit = all_flat[position] == flat
         candidate.evidence["touches"] = sorted(set(all_ids[position[hit]].tolist()))
+
+
+def box_mask(candidate: Candidate, lo, hi, shape, dtype=bool) -> np.ndarray:
+    """Mask of ``candidate``'s voxels (volume of ``shape``) in the box ``lo``..``hi`` (z, y, x
+    indices, end exclusive; it may reach beyond the volume); voxels outside the box are left out."""
+    mask = np.zeros(tuple(int(v) for v in np.asarray(hi) - np.asarray(lo)), dtype=dtype)
+    zyx = candidate.zyx(shape) - np.asarray(lo)
+    zyx = zyx[np.all((zyx >= 0) & (zyx < mask.shape), axis=1)]
+    mask[tuple(zyx.T)] = 1
+    return mask

@@ -20,6 +20,8 @@ LOCATIONS: dict[int, str] = {
     12: "other",
 }
 LOCATION_CODES: dict[str, int] = {name: code for code, name in LOCATIONS.items()}
+#: the venous trunks cement is carried up beside the spine (location and anatomy structure names)
+VENOUS_TRUNKS = ("inferior_vena_cava", "azygos_system")
 
 # Truth codes for confounder voxels in the phantom's label volume (after the location codes).
 MATERIAL_TRUTH_CODES: dict[str, int] = {"metal": 20, "contrast": 21, "calcification": 22}

@@ -9,7 +9,7 @@ from scipy import ndimage as ndi
 
 from ..anatomy.anatomy_map import STRUCTURE_NAMES, STRUCTURES, AnatomyMap
 from ..candidates import Candidate
-from ..segment import dilate_box, partial_volume_factor
+from ..segment import box_mask, dilate_box, partial_volume_factor
 from ..settings import Settings
 from ..volume import CTVolume
 
@@ -109,8 +109,7 @@ def core_hu(candidate: Candidate, volume: CTVolume) -> float | None:
     there, so its voxels on that edge keep their place in the core.
     """
     lo, hi = np.asarray(candidate.bbox_zyx[:3]), np.asarray(candidate.bbox_zyx[3:])
-    inside = np.zeros(tuple(int(v) + 2 for v in hi - lo), dtype=bool)
-    inside[tuple((candidate.zyx(volume.shape) - lo + 1).T)] = True
+    inside = box_mask(candidate, lo - 1, hi + 1, volume.shape)
     for axis in range(3):
         for edge, cut in ((0, lo[axis] == 0), (-1, hi[axis] == volume.shape[axis])):
             if cut:
@@ -171,10 +170,11 @@ def _anatomy_overlap(candidate: Candidate, volume: CTVolume, anatomy: AnatomyMap
         STRUCTURE_NAMES[c]: float(np.mean(codes == c)) for c in np.unique(codes) if c in STRUCTURE_NAMES
     }
     offsets = settings.anatomy_touch_mm * np.vstack([np.eye(3), -np.eye(3)])
-    around = lps[:: max(1, len(lps) // 2000)]
+    step = max(1, len(lps) // 2000)
+    around = lps[::step]
     near_codes = anatomy.structure_at((around[:, None, :] + offsets[None]).reshape(-1, 3))
     aorta = STRUCTURES["aorta"]
-    by_aorta = (anatomy.structure_at(around) == aorta) | np.any(near_codes.reshape(-1, 6) == aorta, axis=1)
+    by_aorta = (codes[::step] == aorta) | np.any(near_codes.reshape(-1, 6) == aorta, axis=1)
     return {
         "structure_fractions": fractions,
         "structures_nearby": sorted(

@@ -17,12 +17,10 @@ from ..anatomy.anatomy_map import STRUCTURES, AnatomyMap
 from ..candidates import Candidate
 from ..segment import candidate_from_voxels, dense_cores, record_touching, set_voxels
 from ..settings import Settings
+from ..vocabulary import VENOUS_TRUNKS
 from ..volume import CTVolume
 from . import rules
 from .judge import Judge
-
-#: the venous trunks a cast is carried up, beside the spine
-VENOUS_TRUNKS = ("inferior_vena_cava", "azygos_system")
 
 
 def split_cement_off_bone(candidates, features, verdicts, judge: Judge) -> None:

@@ -7,8 +7,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ..candidates import Candidate
-from ..segment import candidate_from_voxels, dilate_box, record_touching, set_voxels
+from ..segment import box_mask, candidate_from_voxels, dilate_box, record_touching, set_voxels
 from . import rules
 from .judge import Judge
 
@@ -35,7 +34,7 @@ def join_tract_pieces(candidates, features, verdicts, judge: Judge) -> None:
     shape = judge.volume.shape
     lo = np.maximum(np.min([c.bbox_zyx[:3] for c in pieces], axis=0) - 1, 0)
     hi = np.minimum(np.max([c.bbox_zyx[3:] for c in pieces], axis=0) + 1, shape)
-    near = np.stack([dilate_box(_crop_mask(c, lo, hi, shape), (1, 1, 1)).reshape(-1) for c in pieces])
+    near = np.stack([dilate_box(box_mask(c, lo, hi, shape, np.uint8), (1, 1, 1)).reshape(-1) for c in pieces])
     dense = _denser_than_bone(pieces, candidates, verdicts, lo, hi, judge).reshape(-1)
     dips = np.flatnonzero(dense & (near.sum(axis=0) >= 2))  # box indices
     at_dips = near[:, dips].astype(np.int64)  # (piece, dip): the dip lies beside the piece
@@ -48,15 +47,6 @@ def join_tract_pieces(candidates, features, verdicts, judge: Judge) -> None:
             _join([pieces[k] for k in members], gap, candidates, features, verdicts, judge)
 
 
-def _crop_mask(c: Candidate, lo, hi, shape) -> np.ndarray:
-    """uint8 mask of ``c``'s voxels in the box ``lo``..``hi`` (z, y, x; end exclusive)."""
-    mask = np.zeros(tuple(int(v) for v in hi - lo), dtype=np.uint8)
-    zyx = c.zyx(shape) - lo
-    zyx = zyx[np.all((zyx >= 0) & (zyx < hi - lo), axis=1)]
-    mask[tuple(zyx.T)] = 1
-    return mask
-
-
 def _denser_than_bone(pieces, candidates, verdicts, lo, hi, judge: Judge) -> np.ndarray:
     """Mask of the box ``lo``..``hi``: voxels of the bone candidates touching ``pieces`` more than
     half-way from their bone's median HU to `cortex_max_hu`."""
@@ -64,7 +54,7 @@ def _denser_than_bone(pieces, candidates, verdicts, lo, hi, judge: Judge) -> np.
     dense = np.zeros(hu.shape, dtype=bool)
     touched = {i for c in pieces for i in c.evidence.get("touches", [])}
     for bone in [c for c in candidates if c.id in touched and verdicts.get(c.id, ("",))[0] == "bone"]:
-        dense |= (_crop_mask(bone, lo, hi, judge.volume.shape) > 0) & (
+        dense |= box_mask(bone, lo, hi, judge.volume.shape) & (
             hu > (bone.hu_p50 + judge.settings.cortex_max_hu) / 2.0
         )
     return dense
