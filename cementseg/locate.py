@@ -303,7 +303,9 @@ def _tributaries_off_trunk_casts(
     An HU-based map cannot place the trunk's wall (unenhanced blood has the density of the crus
     and psoas), so its lumen may take in that tributary's last centimetres. Followed slice by
     slice from its cranial end, a cast (at least twice as long as a vein cast is thick) keeps
-    its own cross-section; voxels at its foot beyond that cross-section, lying (by their
+    its own cross-section: its points within its own radius (measured in its cranial half,
+    where no tributary joins; at most half the thickest vein cast) plus half a voxel's in-plane
+    diagonal of the centre. Voxels at its foot beyond that cross-section, lying (by their
     median) nearer the body than the cast, are the tributary: their location goes back to
     shape and position (generic), which call a thin run next to the body paravertebral venous.
     None when no part changes.
@@ -315,7 +317,8 @@ def _tributaries_off_trunk_casts(
         if part.code not in _VENOUS_TRUNKS:
             continue
         lps = spine.ct_lps(zyx[part.flat_index])
-        on_cast = _cast_cross_sections(lps, voxel_lps[2], reach_mm)
+        own_mm = _upper_cast_radius_mm(lps, voxel_lps[2]) + float(np.hypot(*voxel_lps[:2])) / 2.0
+        on_cast = _cast_cross_sections(lps, voxel_lps[2], min(reach_mm, own_mm))
         cast_length_mm = np.ptp(lps[on_cast, 2]) + voxel_lps[2] if on_cast.any() else 0.0
         off = part.flat_index[~on_cast]
         elongated = cast_length_mm >= 2.0 * settings.venous_max_thickness_mm
@@ -372,6 +375,18 @@ def _part_codes(parts: dict[int, _Part], count: int) -> np.ndarray:
     for part in parts.values():
         codes[part.flat_index] = part.code
     return codes
+
+
+def _upper_cast_radius_mm(lps: np.ndarray, slice_mm: float) -> float:
+    """The farthest (mm, in plane) a cast's points lie from their slice's centre, over the slices
+    of its cranial half."""
+    level = np.rint(lps[:, 2] / slice_mm).astype(int)
+    upper = level >= (level.min() + level.max()) / 2.0
+    radius = 0.0
+    for value in np.unique(level[upper]):
+        plane = lps[level == value, :2]
+        radius = max(radius, float(np.linalg.norm(plane - plane.mean(axis=0), axis=1).max()))
+    return radius
 
 
 def _cast_cross_sections(lps: np.ndarray, slice_mm: float, reach_mm: float) -> np.ndarray:

@@ -36,6 +36,7 @@ PHANTOM_CASES = [
     ("ivc_linear_leak", 1.5, 1),  # the cortex beside the plexus cast is not its blurred tail (+16 %)
     ("paravertebral_to_lungs", 3.0, 1),  # venous casts hugging the cortex, split off the bone
     ("intradiscal", 1.5, 1),  # the cemented disc reaches its endplates (-19 % before)
+    ("paravertebral_to_lungs", 1.5, 0),  # the segmental vein's end is not the azygos cast's foot
 ]
 
 # (plan, seed) of `cementseg.phantom.insert` on the real abdominal CT
