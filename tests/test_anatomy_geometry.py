@@ -116,6 +116,35 @@ def test_short_dicom_series_around_t12(totalseg_example):
         assert anatomy.level_note
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_short_dicom_series_with_a_t12_fill(totalseg_example, seed):
+    """The 40 mm series with 4 mL of cement inserted into T12, an IVC cast and a plexus leak.
+
+    The fill hides the middle of T12 from the disc profile; its rim alone dipped like a disc
+    (seed 1: T12 cut in two there, the fill called disc cement from no cemented vertebra, no
+    leak found). The fill's blurred rim, denser than the cortex threshold, also cut it off
+    from the body's core on one slice (a false intradiscal leak of 0.5 mL).
+    """
+    from cementseg.evaluate import score_scan
+    from cementseg.io import load
+    from cementseg.phantom import insert
+    from cementseg.pipeline import scan
+
+    volume = load(totalseg_example / "dicom")
+    image = sitk.ReadImage(str(totalseg_example / "dicom_seg_v2.nii.gz"))
+    labels = sitk.GetArrayFromImage(
+        sitk.Resample(image, volume.to_sitk(), sitk.Transform(), sitk.sitkNearestNeighbor, 0, image.GetPixelID())
+    )
+    plan = {"fills": {"T12": 4.0}, "leaks": [{"route": "ivc_cast", "level": "T12", "length_mm": 20.0}]}
+    case = insert(volume, labels, plan, seed=seed, class_map=TOTAL)
+    findings = scan(case.volume)
+    score = score_scan(findings, case, f"short DICOM series + T12 fill, seed {seed}")
+    assert len(findings.summary["cemented_levels"]) == 1
+    assert score.false_leaks == [] and score.fills_called_leak == 0
+    assert all(t["found"] and t["predicted_location"] == t["location"] for t in score.truth_leaks), score.truth_leaks
+
+
 @pytest.mark.parametrize("reorient", ["as_stored", "flip_z", "flip_y", "flip_x"])
 @pytest.mark.parametrize("target_mm", [2.0, 3.0])
 def test_working_grid_is_simpleitks_linear_resampling(totalseg_example, reorient, target_mm):

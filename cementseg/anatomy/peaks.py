@@ -1,4 +1,5 @@
-"""Prominent peaks of a 1-D profile: `scipy.signal.find_peaks` with ``prominence`` and ``distance``.
+"""Prominent peaks of a 1-D profile: `scipy.signal.find_peaks` with ``prominence``, and its
+``distance`` criterion on its own (`peak_spacing`).
 
 The disc finder needs only these two criteria. Importing scipy.signal pulls in scipy.stats and
 costs about half a second at start-up (more than the whole anatomy of a small scan), so the
@@ -8,25 +9,18 @@ sample.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 
-def find_peaks(
-    x: np.ndarray, prominence: float = 0.0, distance: float | None = None
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(peak indices, {"prominences": ...}) as ``scipy.signal.find_peaks(x, prominence=, distance=)``.
+def find_peaks(x: np.ndarray, prominence: float = 0.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(peak indices, {"prominences": ...}) as ``scipy.signal.find_peaks(x, prominence=)``.
 
-    Peaks are local maxima (the middle of a flat top, never the first or last sample); of peaks
-    closer than ``distance`` samples the higher is kept; then those whose prominence (height
-    above the higher of the lowest points on either side before a higher sample) reaches
-    ``prominence`` are returned.
+    Peaks are local maxima (the middle of a flat top, never the first or last sample) whose
+    prominence (height above the higher of the lowest points on either side before a higher
+    sample) reaches ``prominence``.
     """
     x = np.asarray(x, dtype=float)
     peaks = _local_maxima(x)
-    if distance is not None and len(peaks) > 1:
-        peaks = peaks[_apart(peaks, x[peaks], math.ceil(distance))]
     prominences = np.array([_prominence(x, p) for p in peaks], dtype=float)
     keep = prominences >= prominence
     return peaks[keep], {"prominences": prominences[keep]}
@@ -47,8 +41,9 @@ def _local_maxima(x: np.ndarray) -> np.ndarray:
     return np.array(peaks, dtype=np.intp)
 
 
-def _apart(peaks: np.ndarray, heights: np.ndarray, distance: int) -> np.ndarray:
-    """Keep-mask: from the highest down, each kept peak removes lower ones within ``distance``."""
+def peak_spacing(peaks: np.ndarray, heights: np.ndarray, distance: int) -> np.ndarray:
+    """Keep-mask of ``peaks`` (sorted indices) at least ``distance`` samples apart: from the
+    highest down, each kept peak removes lower ones closer than that (scipy's ``distance``)."""
     keep = np.ones(len(peaks), dtype=bool)
     for j in np.argsort(heights)[::-1]:
         if not keep[j]:

@@ -16,6 +16,7 @@ disc's extent lies between two endplates, outside both bodies.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cc3d
@@ -26,7 +27,7 @@ from .body import fill_holes_2d, fill_holes_per_slice
 from .canal import CanalTrack
 from .grid import WorkingGrid
 from .morphology import bounding_box, convex_hull, dilate, over_3x3, pixel_grid, voxels
-from .peaks import find_peaks
+from .peaks import find_peaks, peak_spacing
 
 BODY_HALF_WIDTH_MM = 35.0  # no lumbar body is wider than 70 mm; alae and iliac bone lie beyond
 BODY_DEPTH_MM = 55.0  # from the canal's anterior wall to the front of the largest body
@@ -162,6 +163,9 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
         if cement.any():  # most slices hold none
             cement = ndimage.binary_opening(cement, square)
         core = _seeded((filled & ~dense & (hu > GAP_HU)) | cement, seed)
+        if cement.any():  # cement whose blurred rim (denser than the cortex threshold) meets the core
+            rimmed = over_3x3(cement, np.logical_or) & filled
+            core |= cement & _seeded(rimmed, ndimage.binary_dilation(core))
         smooth = ndimage.gaussian_filter(hu, (1.5 / sy, 1.5 / sx))
         cancellous = _seeded((smooth > cancellous_hu) & (hu > GAP_HU) & ~dense & window, seed)
         if cancellous.any() and _body_sized(cancellous, anterior_mm, lateral_mm, sy * sx):
@@ -312,15 +316,16 @@ def disc_planes(
     if profile is None:
         return []
     profile = ndimage.gaussian_filter1d(profile, 1.5, mode="nearest")
-    dips, props = find_peaks(
-        -np.pad(profile, 1, mode="edge"), prominence=MIN_DISC_DIP, distance=MIN_DISC_SPACING_MM
-    )
-    found = dict(zip((dips - 1).tolist(), props["prominences"].tolist(), strict=True))
+    hidden = _disk_mean(unknown.astype(np.float32), coords - origin)  # share of each disk left out
+    found = _dips(profile)
+    if (hidden[list(found)] >= CEMENTED_DISC_MIN_SHARE).any():
+        adjusted = _filled(_disk_profile(weight, coords - origin))
+        found = _confirmed_hidden_dips(found, hidden, {} if adjusted is None else _dips(adjusted))
+    found = _spaced(found, profile)
     found.update(_missed_discs(profile, sorted(found)))
     found = _drop_faint_end_dips(_drop_split_bodies(found), len(profile))
     bone_hu = np.where(unknown, np.nan, hu).astype(np.float32)
     endplates = _disk_mean(bone_hu, coords - origin)  # unclipped: the endplates stand out as peaks
-    hidden = _disk_mean(unknown.astype(np.float32), coords - origin)  # share of each disk left out
     return [
         DiscPlane(
             centre_zyx=path[i] / spacing,
@@ -332,6 +337,38 @@ def disc_planes(
         )
         for i in sorted(found)
     ]
+
+
+def _dips(profile: np.ndarray) -> dict[int, float]:
+    """{sample: prominence} of the dips of a smoothed 1 mm disc profile, MIN_DISC_DIP deep at least."""
+    dips, props = find_peaks(-np.pad(profile, 1, mode="edge"), prominence=MIN_DISC_DIP)
+    return dict(zip((dips - 1).tolist(), props["prominences"].tolist(), strict=True))
+
+
+def _spaced(dips: dict[int, float], profile: np.ndarray) -> dict[int, float]:
+    """Of dips closer than MIN_DISC_SPACING_MM, the lowest (on the 1 mm ``profile``)."""
+    at = np.array(sorted(dips), dtype=np.intp)
+    if len(at) < 2:
+        return dips
+    keep = peak_spacing(at, -profile[at], math.ceil(MIN_DISC_SPACING_MM))
+    return {int(i): dips[int(i)] for i in at[keep]}
+
+
+def _confirmed_hidden_dips(found: dict[int, float], hidden: np.ndarray, adjusted: dict[int, float]) -> dict[int, float]:
+    """``found`` without the dips at disks whose samples cement hides (at least
+    CEMENTED_DISC_MIN_SHARE of them) that the `_disk_profile` of the same weights (its dips
+    ``adjusted``) does not confirm within MIN_DISC_SPACING_MM / 2.
+
+    Left with its rim, a disk through the middle of a fill reads low (the rim weighs less than
+    the centre at every level) and dips like a disc; a disc that cement fills dips in both.
+    """
+    confirmed = np.array(sorted(adjusted), dtype=float)
+    return {
+        at: dip
+        for at, dip in found.items()
+        if hidden[at] < CEMENTED_DISC_MIN_SHARE
+        or (confirmed.size and np.abs(confirmed - at).min() <= MIN_DISC_SPACING_MM / 2)
+    }
 
 
 def _to_endplates(slab_mm: tuple[float, float], endplates: np.ndarray, at: int) -> tuple[float, float]:
@@ -491,14 +528,40 @@ def _sampled_box(coords: np.ndarray, shape) -> tuple[slice, ...]:
     return tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
 
 
+def _disk_samples(values: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """(k, n) linear samples of ``values`` at the disk points ``coords``; NaN outside or unknown."""
+    sampled = ndimage.map_coordinates(values, coords.reshape(3, -1), order=1, mode="constant", cval=np.nan)
+    return sampled.reshape(coords.shape[1], -1)
+
+
 def _disk_mean(values: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """Mean of the known (finite, inside) linear samples of ``values`` over each disk of `_disk_points`."""
-    sampled = ndimage.map_coordinates(values, coords.reshape(3, -1), order=1, mode="constant", cval=np.nan)
-    sampled = sampled.reshape(coords.shape[1], -1)
+    sampled = _disk_samples(values, coords)
     known = np.isfinite(sampled)
     count = known.sum(axis=0)
     total = np.where(known, sampled, 0.0).sum(axis=0)
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)  # NaN: no sample (outside, cement)
+
+
+def _disk_profile(weights: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """`_disk_mean` of ``weights`` that compares like with like where samples are left out.
+
+    Each known sample counts by how far it lies from its own sample position's median along
+    the path, added to the mean of those medians: a disk all of whose samples are known gets
+    its plain mean, but one whose centre cement hides is not judged by its rim alone (the rim
+    samples, partly beyond the body outline, weigh less than the centre at every level; their
+    mean alone would dip like a disc).
+    """
+    sampled = _disk_samples(weights, coords)
+    known = np.isfinite(sampled)
+    usable = known.any(axis=1)  # sample positions known somewhere along the path
+    if not usable.any():
+        return np.full(sampled.shape[1], np.nan)
+    sampled, known = sampled[usable], known[usable]
+    typical = np.array([np.median(row[ok]) for row, ok in zip(sampled, known, strict=True)])[:, None]
+    count = known.sum(axis=0)
+    deviation = np.where(known, sampled - typical, 0.0).sum(axis=0) / np.maximum(count, 1)
+    return np.where(count > 0, deviation + float(typical.mean()), np.nan)
 
 
 def split_bodies(
