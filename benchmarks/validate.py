@@ -9,6 +9,9 @@ scan with `cementseg.evaluate` and checks the bar of issue 4:
 * no leak finding at all on clean_fill, hardware_no_cement, ctpa_no_cement;
 * total leak volume within 15 % of the truth (geometric volume of the manifest).
 
+The bar's rows are isotropic voxels (issue 4). Thick axial slices (5 mm, 0.8 mm in plane: many
+older and low-dose protocols) are scored the same way in a section of their own.
+
     .venv/bin/python benchmarks/validate.py                  # all, writes docs/validation.md
     .venv/bin/python benchmarks/validate.py --spacings 3 --seeds 0 --scenarios clean_fill
 """
@@ -26,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 REAL_CT = REPO.parent / "shared" / "data" / "totalseg_example"
 REAL_PLANS = ("clean_fill", "ivc_linear_leak", "epidural", "intradiscal", "paravertebral_soft_tissue")
+THICK_IN_PLANE_MM = 0.8
 
 
 @dataclass
@@ -35,18 +39,26 @@ class Row:
     scenario: str
     spacing: str
     negative: bool
+    thick: bool = False
     scores: list = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
 
-def run_case(scenario: str, spacing_mm: float, seed: int):
-    """Generate, scan and score one phantom case."""
+def run_case(scenario: str, spacing_mm: tuple[float, float, float], seed: int):
+    """Generate, scan and score one phantom case (voxel size z, y, x in mm)."""
     from cementseg.evaluate import score_scan
     from cementseg.phantom import generate
     from cementseg.pipeline import scan
 
-    case = generate(scenario, seed=seed, spacing_mm=(spacing_mm,) * 3)
-    return score_scan(scan(case.volume), case, f"{scenario} {spacing_mm} mm seed {seed}")
+    case = generate(scenario, seed=seed, spacing_mm=spacing_mm)
+    return score_scan(scan(case.volume), case, f"{scenario} {_voxel_label(spacing_mm)} mm seed {seed}")
+
+
+def _voxel_label(spacing_mm: tuple[float, float, float]) -> str:
+    """'1.5' for an isotropic voxel, '5 x 0.8 x 0.8' (z, y, x) otherwise."""
+    if len(set(spacing_mm)) == 1:
+        return f"{spacing_mm[0]:g}"
+    return " x ".join(f"{v:g}" for v in spacing_mm)
 
 
 def run_real(plan: str, seed: int):
@@ -126,6 +138,8 @@ def write_report(rows: list[Row], path: Path, command: str, seconds: float) -> N
     from cementseg import Settings, __version__
     from cementseg.evaluate import summarise
 
+    thick = [r for r in rows if r.thick]
+    rows = [r for r in rows if not r.thick]
     passed = sum(not r.failures for r in rows)
     lines = [
         "# Validation: scan accuracy on phantoms with known truth",
@@ -159,6 +173,20 @@ def write_report(rows: list[Row], path: Path, command: str, seconds: float) -> N
             lines.append(f"- {failure}")
     if all(not r.failures for r in rows):
         lines.append("- none")
+    if thick:
+        lines += [
+            "",
+            "## Thick slices",
+            "",
+            "The same scenarios and bar on thick axial slices (voxel z x y x x mm); not part of the",
+            "issue's isotropic bar. docs/detector.md (Known limitations) says why rows fail.",
+            "",
+            f"**{sum(not r.failures for r in thick)} of {len(thick)} rows meet the bar.**",
+            "",
+            *table(thick),
+            "",
+            *[f"- {failure}" for row in thick for failure in row.failures],
+        ]
     old = path.read_text() if path.exists() else ""
     marker = "<!-- validate_totalseg: begin -->"  # benchmarks/validate_totalseg.py's section: keep it
     if marker in old:
@@ -174,6 +202,9 @@ def main() -> None:
     parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS))
     parser.add_argument("--spacings", nargs="*", type=float, default=[0.8, 1.5, 3.0])
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1])
+    parser.add_argument(
+        "--thick", nargs="*", type=float, default=[5.0], help="slice thicknesses (mm) scored at 0.8 mm in plane"
+    )
     parser.add_argument("--no-real", action="store_true", help="skip the real CT with inserted cement")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "validation.md")
     parser.add_argument("--json", type=Path, help="also write every score as JSON")
@@ -181,10 +212,12 @@ def main() -> None:
     options = parser.parse_args()
     started = time.perf_counter()
     command = ("python benchmarks/validate.py " + " ".join(sys.argv[1:])).strip()
+    voxels = [((spacing,) * 3, False) for spacing in options.spacings]
+    voxels += [((thickness, THICK_IN_PLANE_MM, THICK_IN_PLANE_MM), True) for thickness in options.thick]
     plan = [
-        (Row(scenario, f"{spacing:g}", scenario in NEGATIVE_CONTROLS), run_case, (scenario, spacing))
+        (Row(scenario, _voxel_label(voxel), scenario in NEGATIVE_CONTROLS, thick), run_case, (scenario, voxel))
         for scenario in options.scenarios
-        for spacing in options.spacings
+        for voxel, thick in voxels
     ]
     if not options.no_real and REAL_CT.is_dir():
         plan += [
