@@ -29,7 +29,9 @@ def set_cement_fractions(
     `soft_tissue_hu` -- cement never sits in air: an embolus lies in blood inside an artery, so
     the lung beyond the artery must not count as background for the tail. The candidate's own
     voxels mix with what lies right next to them: the free ring's median HU when darker (lung
-    beside a small artery on coarse voxels). Cement HU: the
+    beside a small artery on coarse voxels) -- except in an enhanced pool, where the candidate
+    has grown into the lumen's contrast (above `grow_hu`) and that is what its edge voxels mix
+    with (on CTPA, contrast credited as cement mixed with lung made emboli 45-63 % too large). Cement HU: the
     candidate's own plateau (median HU of its voxels one voxel deep inside it) when it is at least `cement_plateau_min_voxels` voxels
     across, else the plateau of a fill it touches, else the median plateau of the scan's
     thick cement (one procedure, one cement), else `cement_reference_hu`. Voxels beside a
@@ -57,13 +59,13 @@ def set_cement_fractions(
         enhanced = pool is not None and pool >= settings.enhanced_blood_min_hu
         background = pool if enhanced else max(candidate.evidence["local_background_hu"], settings.soft_tissue_hu)
         contrast = [by_id[i] for i in candidate.evidence.get("touches", []) if by_id[i].material == "contrast"]
-        share, contrast_only = _cement_share(candidate, volume, background, cement_hu, taken, contrast, anatomy)
+        share, contrast_only = _cement_share(candidate, volume, background, cement_hu, taken, contrast, anatomy, enhanced)
         if contrast and contrast_only.all():
             _edge_of_contrast(candidate, max(contrast, key=lambda c: c.voxel_count))
             continue
         if contrast_only.any():
             _hand_over(candidate, contrast_only, max(contrast, key=lambda c: c.voxel_count), volume)
-            share, _ = _cement_share(candidate, volume, background, cement_hu, taken, contrast, anatomy)
+            share, _ = _cement_share(candidate, volume, background, cement_hu, taken, contrast, anatomy, enhanced)
         candidate.cement_fraction = share
         candidate.evidence["cement_hu"] = float(cement_hu)
         candidate.evidence["cement_hu_source"] = source
@@ -106,6 +108,7 @@ def _cement_share(
     taken: np.ndarray,
     contrast: list[Candidate],
     anatomy: AnatomyMap | None,
+    enhanced: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """float32 cement volume per candidate voxel (voxel units), blurred tail included, and
     which of its voxels hold nothing but contrast.
@@ -129,6 +132,8 @@ def _cement_share(
     # an edge voxel mixes cement with what lies right next to it (lung beside a small artery
     # on coarse voxels); the ring's median HU says what that is when darker than the background
     edge_background = min(float(np.median(hu[ring_flat])), background) if len(ring_flat) else background
+    if enhanced:  # the candidate grew into the contrast lumen around the cement: that is its edge
+        edge_background = background
     beside = _beside_contrast(contrast, lo, hi, volume.shape)
     contrast_hu = max((c.hu_p50 for c in contrast), default=background)
     own_background = np.where(beside[tuple((own_zyx - lo).T)], max(contrast_hu, edge_background), edge_background)

@@ -217,8 +217,17 @@ def arterial(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> Verdict:
     return "calcification", "in or on the aortic wall: arterial, never a cement route", 0.8
 
 
+#: where undiluted contrast arrives (the injected veins' inflow, the right atrium, reflux into
+#: the IVC, hepatic veins and azygos); past the right ventricle it has mixed with the blood
+UNDILUTED_POOLS = ("inferior_vena_cava", "azygos_system", "heart", "right_heart")
+
+
 def contrast(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: bool) -> Verdict:
-    """Enhanced blood: as dense as the pool around it, or a thick lumen below PMMA density."""
+    """Enhanced blood: as dense as the pool around it, or a thick lumen below PMMA density.
+
+    A dense mass of PMMA density with a flat top is undiluted contrast only in the pools it
+    reaches undiluted (`UNDILUTED_POOLS`): in a pulmonary artery or the aorta it is cement.
+    """
     pool = enhanced_pool_hu(f, scale, s)
     pooled, vessel = max((fraction_in(f, [name]), name) for name in BLOOD_POOLS)
     if (
@@ -229,7 +238,7 @@ def contrast(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: 
     ):
         core = f.get("core_hu")
         flat_top = core is not None and core - pool >= 0.85 * (c.hu_p95 - pool)  # not a blurred thin cast
-        if flat_top and core >= s.cement_min_hu:  # e.g. the SVC jet into the atrium
+        if flat_top and core >= s.cement_min_hu and vessel in UNDILUTED_POOLS:  # e.g. the SVC jet into the atrium
             return (
                 "contrast",
                 f"a {c.volume_ml:.1f} mL dense mass in the enhanced {vessel}: undiluted contrast",
