@@ -69,3 +69,17 @@ def test_a_hidden_dip_needs_the_adjusted_profile_to_dip_too():
     found = {30: 0.25, 70: 0.5, 36: 0.3}
     assert _confirmed_hidden_dips(found, hidden, {34: 0.4, 71: 0.6}) == {30: 0.25, 70: 0.5, 36: 0.3}
     assert _confirmed_hidden_dips(found, hidden, {71: 0.6}) == {70: 0.5}  # no dip in the fill
+
+
+def test_a_hidden_dip_moves_to_a_dip_where_no_cement_hides_the_disk():
+    """ivc_linear_leak 3 mm seed 0: T12's fill left the disks through its lowest slices two
+    samples, which their 20 degree tilt put in the L1-T12 disc 7 mm below; their dip was the
+    deepest and stood in for the disc. The adjusted profile dips at both: the disc is where the
+    disk is whole. A hidden dip with no whole one near stays (a disc that cement fills)."""
+    hidden = np.zeros(200)
+    hidden[108:120] = 0.6
+    found = {30: 0.65, 112: 0.56, 138: 0.75}
+    adjusted = {29: 0.85, 105: 0.33, 112: 0.76, 138: 0.97}
+    assert _confirmed_hidden_dips(found, hidden, adjusted) == {30: 0.65, 105: 0.56, 138: 0.75}
+    hidden[100:108] = 0.6
+    assert _confirmed_hidden_dips(found, hidden, adjusted) == found

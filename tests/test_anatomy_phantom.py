@@ -12,6 +12,7 @@ from cementseg.anatomy.anatomy_map import STRUCTURES
 from cementseg.anatomy.external import from_labels
 from cementseg.anatomy.grid import WorkingGrid, labels_to_grid
 from cementseg.phantom import generate
+from cementseg.phantom.layout import VERTEBRAE
 from cementseg.settings import Settings
 from cementseg.vocabulary import LOCATION_CODES
 
@@ -152,6 +153,51 @@ def test_chest_only_field_of_view():
     heart = _to_grid(case.volume, case.anatomy["heart"], anatomy)
     mine = anatomy.mask("heart") | anatomy.mask("right_heart")
     assert (mine & heart).sum() > 0.5 * mine.sum()  # what is called heart is heart
+
+
+def _viewed(scenario: str, low_mm: float, high_mm: float):
+    """``scenario`` (seed 0, 3 mm voxels) with its field of view from ``low_mm`` to ``high_mm``
+    (z, mm, L1 centre at 0)."""
+    slices = int(round((high_mm - low_mm) / 3.0)) + 1
+    return generate(scenario, seed=0, spacing_mm=(3.0, 3.0, 3.0), shape=(slices, 107, 107),
+                    centre_lps_mm=(0.0, 0.0, low_mm + 1.5 * (slices - 1)))
+
+
+@pytest.mark.parametrize(("scenario", "low_mm", "high_mm", "counted", "lowest"), [
+    # intradiscal's view starts at S1's superior endplate: no ala in view
+    ("intradiscal", VERTEBRAE["S1"].top_mm, VERTEBRAE["L1"].top_mm + 10.0, None, None),
+    ("intradiscal", VERTEBRAE["S1"].top_mm - 12.0, VERTEBRAE["L1"].top_mm + 10.0, "up from the sacrum", "S1"),
+    # pulmonary_emboli_only's view starts 0.15 mm above L1's inferior endplate: L1 touches its end
+    ("pulmonary_emboli_only", VERTEBRAE["L1"].bottom_mm + 0.15, VERTEBRAE["T7"].top_mm, None, None),
+    ("pulmonary_emboli_only", VERTEBRAE["L1"].bottom_mm - 3.0, VERTEBRAE["T7"].top_mm, "down from the lowest rib", "L1"),
+])
+def test_levels_need_the_sacrum_or_a_whole_rib_free_vertebra_in_view(scenario, low_mm, high_mm, counted, lowest):
+    """Levels are counted up from the sacrum's alae or down from the lowest rib-bearing vertebra
+    above one seen whole: a view ending at S1's superior endplate (the alae start 4 mm below it)
+    or inside L1's inferior endplate allows neither, and the levels are unknown, saying why; a
+    view 12 mm further into S1, or one slice further below L1, names them."""
+    case = _viewed(scenario, low_mm, high_mm)
+    anatomy = build(case.volume)
+    if counted is None:
+        assert set(anatomy.vertebra_levels.values()) == {None}
+        assert "levels unknown" in anatomy.level_note
+        return
+    assert f"counted {counted}" in anatomy.level_note
+    _levels_follow_the_phantom(case, anatomy)
+    assert all(anatomy.vertebra_levels.values())
+    assert anatomy.vertebra_levels[anatomy.vertebrae[anatomy.vertebrae > 0].min()] == lowest
+
+
+def test_a_disk_beside_a_fill_does_not_displace_a_disc():
+    """ivc_linear_leak 3 mm seed 0: T12's fill left the disc-profile disks through its lowest
+    slices two samples, which the disks' tilt (20 degrees, the centreline bending at the L1-T12
+    disc) put in that disc 7 mm below; their dip was the deepest and stood in for the disc. Disc
+    to disc, L1 then measured 43 mm and T12 26 mm, and dropping split bodies took out four discs:
+    three bodies, levels unknown."""
+    case = generate("ivc_linear_leak", seed=0, spacing_mm=(3.0, 3.0, 3.0))
+    anatomy = build(case.volume)
+    _check_bodies(case, anatomy, MIN_BODY_DICE, MIN_EDGE_BODY_DICE, MIN_MEAN_BODY_DICE)
+    assert sorted(anatomy.vertebra_levels.values()) == sorted(case.manifest["levels_present"])
 
 
 def test_phantom_labels_through_the_external_provider():

@@ -357,18 +357,25 @@ def _spaced(dips: dict[int, float], profile: np.ndarray) -> dict[int, float]:
 def _confirmed_hidden_dips(found: dict[int, float], hidden: np.ndarray, adjusted: dict[int, float]) -> dict[int, float]:
     """``found`` without the dips at disks whose samples cement hides (at least
     CEMENTED_DISC_MIN_SHARE of them) that the `_disk_profile` of the same weights (its dips
-    ``adjusted``) does not confirm within MIN_DISC_SPACING_MM / 2.
+    ``adjusted``) does not confirm within MIN_DISC_SPACING_MM / 2; a confirmed one moves to the
+    nearest confirming dip at a disk cement does not hide, if there is one.
 
     Left with its rim, a disk through the middle of a fill reads low (the rim weighs less than
     the centre at every level) and dips like a disc; a disc that cement fills dips in both.
+    A disk beside a fill may keep only the few samples reaching past it; on a disk tilted
+    against the endplates those lie in the next disc, which they read a few mm from where it
+    lies: where a disk cement leaves whole dips that near, the disc is there.
     """
-    confirmed = np.array(sorted(adjusted), dtype=float)
-    return {
-        at: dip
-        for at, dip in found.items()
-        if hidden[at] < CEMENTED_DISC_MIN_SHARE
-        or (confirmed.size and np.abs(confirmed - at).min() <= MIN_DISC_SPACING_MM / 2)
-    }
+    out: dict[int, float] = {}
+    for at, dip in found.items():
+        if hidden[at] < CEMENTED_DISC_MIN_SHARE:
+            out[at] = dip
+            continue
+        near = [a for a in adjusted if abs(a - at) <= MIN_DISC_SPACING_MM / 2]
+        whole = [a for a in near if hidden[a] < CEMENTED_DISC_MIN_SHARE]
+        if near:
+            out[min(whole, key=lambda a: abs(a - at)) if whole else at] = dip
+    return out
 
 
 def _to_endplates(slab_mm: tuple[float, float], endplates: np.ndarray, at: int) -> tuple[float, float]:
