@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 from .anatomy.anatomy_map import AnatomyMap
-from .anatomy.totalseg_checks import record_anatomy_sources
 from .errors import SettingsError
 from .findings import Findings
 from .settings import Settings
@@ -65,10 +64,9 @@ def scan(
         volume = path_or_volume
         timing["load"] = 0.0
     else:
-        from .io import load
+        volume = timed("load", _load, path_or_volume, series, settings)
 
-        volume = timed("load", lambda: load(path_or_volume, series=series, settings=settings))
-
+    from .anatomy.totalseg_checks import record_anatomy_sources
     from .locate import locate_findings
     from .material import classify_materials
     from .segment import find_candidates
@@ -97,6 +95,22 @@ def scan(
         + ([anatomy_map.level_note] if anatomy_map.level_note else [])
         + source_warnings,
     )
+
+
+def _load(path: str | Path, series: str | None, settings: Settings) -> CTVolume:
+    """`io.load`, the detector's modules imported while forked processes read the headers."""
+    from .io import find_series
+    from .io.loader import load_found
+
+    found = find_series(path, processes=settings.header_processes, meanwhile=_import_stages)
+    return load_found(found, series, settings)
+
+
+def _import_stages() -> None:
+    """Import the stages after loading (scipy and the like: about 0.4 s of a scan)."""
+    from . import locate, material, segment  # noqa: F401
+    from .anatomy import builtin, totalseg_checks, totalsegmentator  # noqa: F401
+    from .material import hardware  # noqa: F401
 
 
 def _anatomy_for(

@@ -25,6 +25,10 @@ class Settings:
     resample_irregular: bool = True
     #: threads used to decode compressed slices
     decode_threads: int = 4
+    #: at most this many processes are forked to read the headers of a large folder: one per 100
+    #: files and per CPU, less one while `scan` imports the detector meanwhile; 0 reads them here,
+    #: as does a process where forking is unsafe (io/forked.py)
+    header_processes: int = 4
 
     # --- candidates (stage 1) -----------------------------------------------------------
     #: seed threshold (HU): a candidate must reach this somewhere

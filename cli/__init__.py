@@ -4,6 +4,8 @@ Exit codes (for scripts): 0 no finding at or above --fail-on; 1 findings at or a
 --fail-on; 2 usage error; 3 input error (unreadable or unusable series); 4 internal error.
 """
 
+import atexit
+import gc
 from importlib import import_module
 
 import click
@@ -39,3 +41,7 @@ class _LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="cementseg")
 def main() -> None:
     """Find bone-cement leakage on CT after vertebroplasty and kyphoplasty."""
+    # The process ends once the command has written its outputs: at exit, skip the interpreter's
+    # garbage collections over every object while it unloads the modules (0.1-0.2 s with SciPy
+    # and pydicom loaded); objects are still freed by reference counting, the rest by the OS.
+    atexit.register(gc.freeze)

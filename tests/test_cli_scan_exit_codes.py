@@ -6,7 +6,10 @@ reported), and exit codes with a known set of findings (the hand-made scene of l
 
 from __future__ import annotations
 
+import gc
 import json
+import subprocess
+import sys
 
 import click
 import numpy as np
@@ -76,6 +79,30 @@ def test_scan_writes_json_labels_and_out_folder_on_the_series_grid(clean_fill_se
     assert json.loads((tmp_path / "out" / "findings.json").read_text())["summary"] == findings["summary"]
 
 
+def test_scan_in_a_process_of_its_own_leaves_whole_outputs(clean_fill_series, tmp_path):
+    """The command's process skips the garbage collections at exit (cli.main): outputs are whole."""
+    folder, case = clean_fill_series
+    result = subprocess.run(
+        [sys.executable, "-c", "from cementseg.cli import main; main()", "scan", str(folder), "--json", "-",
+         "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    findings = json.loads(result.stdout)
+    assert findings["summary"]["cemented_levels"] == case.manifest["cemented_levels"]
+    written = json.loads((tmp_path / "out" / "findings.json").read_text())
+    assert {k: v for k, v in written.items() if k != "timing_s"} == {
+        k: v for k, v in findings.items() if k != "timing_s"
+    }
+    labels = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "out" / "labels.nii.gz")))
+    assert labels.shape == case.volume.shape
+    assert set(np.unique(labels).tolist()) == {0} | {c["id"] for c in findings["components"]}
+    assert result.stderr.strip() == f"No cement leak found; cement in vertebral bodies: " \
+        f"{', '.join(case.manifest['cemented_levels'])}."
+
+
 def test_scan_prints_a_table_and_a_verdict_or_only_the_verdict(clean_fill_series):
     folder, case = clean_fill_series
     result = CliRunner().invoke(main, ["scan", str(folder)])
@@ -97,6 +124,19 @@ def _scene_findings() -> Findings:
         [candidate(volume, fill | canal | disc, 1)], volume, anatomy_map(), Settings()
     )
     return Findings(components, _input_block(volume, "scene"), Settings())
+
+
+def test_scan_pauses_the_garbage_collector_only_while_it_scans(monkeypatch, tmp_path):
+    findings = _scene_findings()
+    collecting = []  # whether the collector was on during the scan
+
+    def scan(*args, **kwargs):
+        collecting.append(gc.isenabled())
+        return findings
+
+    monkeypatch.setattr(cementseg.pipeline, "scan", scan)
+    result = CliRunner().invoke(main, ["scan", str(tmp_path), "--quiet", "--fail-on", "never"])
+    assert result.exit_code == 0 and collecting == [False] and gc.isenabled()
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from .choose import choose_series
 from .discovery import find_series
 from .geometry import StackPlan, plan_stack, regularize
 from .pixels import SliceTally, can_read_directly, check_decodable, decode_file
-from .records import SeriesRecord, SliceHeader
+from .records import SeriesRecord, SeriesScan, SliceHeader
 
 
 def load(
@@ -33,14 +33,18 @@ def load(
         series: SeriesInstanceUID to load; when None the best CT series is chosen
             (see `choose_series`) and ``meta["chosen_because"]`` says why.
         settings: loader tolerances (``slice_gap_factor``, ``slice_spacing_tolerance_mm``,
-            ``resample_irregular``, ``decode_threads``).
+            ``resample_irregular``) and parallelism (``decode_threads``, ``header_processes``).
         force: load a series whose modality is not CT.
 
     Raises a `CementsegError` subclass (NoSeriesError, NotCTError, GeometryError, ...) naming
     the series and files when the input cannot give a trustworthy volume.
     """
     settings = settings or Settings()
-    scan = find_series(path)
+    return load_found(find_series(path, processes=settings.header_processes), series, settings, force)
+
+
+def load_found(scan: SeriesScan, series: str | None, settings: Settings, force: bool = False) -> CTVolume:
+    """`load` of a series from what `find_series` found."""
     record, because = choose_series(scan, series, force)
     if record.source == "image_file":
         volume = image_files.load_image_file(record.files[0])
