@@ -154,11 +154,15 @@ def test_no_fork_while_another_thread_runs():
         thread.join()
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="forking is used on Linux only")
 def test_a_plain_process_on_linux_forks(monkeypatch):
-    if sys.platform != "linux" or threading.active_count() > 1 or multiprocessing.parent_process():
-        pytest.skip("not Linux, or the test runner runs threads or is a worker process itself")
+    # as a plain `cementseg scan` process: no other thread, not started by multiprocessing (the
+    # test runner's own workers and threads are not what is tested here)
+    monkeypatch.setattr(forked.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(forked.multiprocessing, "parent_process", lambda: None)
     monkeypatch.setattr(forked.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     assert forked.fork_count(4, 10_000, 1, busy_here=True) == 1
+    assert forked.fork_count(4, 10_000, 1, busy_here=False) == 2
 
 
 def test_no_fork_in_a_worker_process_daemonic_or_not():
