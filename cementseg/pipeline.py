@@ -64,7 +64,10 @@ def scan(
         volume = path_or_volume
         timing["load"] = 0.0
     else:
-        volume = timed("load", _load, path_or_volume, series, settings)
+        from .io import load
+
+        # the detector's modules are imported while forked processes read the headers
+        volume = timed("load", lambda: load(path_or_volume, series, settings, meanwhile=_import_stages))
 
     from .anatomy.totalseg_checks import record_anatomy_sources
     from .locate import locate_findings
@@ -95,15 +98,6 @@ def scan(
         + ([anatomy_map.level_note] if anatomy_map.level_note else [])
         + source_warnings,
     )
-
-
-def _load(path: str | Path, series: str | None, settings: Settings) -> CTVolume:
-    """`io.load`, the detector's modules imported while forked processes read the headers."""
-    from .io import find_series
-    from .io.loader import load_found
-
-    found = find_series(path, processes=settings.header_processes, meanwhile=_import_stages)
-    return load_found(found, series, settings)
 
 
 def _import_stages() -> None:

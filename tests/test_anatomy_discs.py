@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from cementseg.anatomy.vertebrae import (
+    _adjusted_mean,
     _confirmed_hidden_dips,
     _dips,
     _disk_mean,
     _disk_points,
-    _disk_profile,
+    _disk_samples,
     _spaced,
 )
 
@@ -34,7 +35,7 @@ def _spine(disc_z: tuple[int, ...] = (30,)) -> tuple[np.ndarray, np.ndarray]:
 
 def test_plain_mean_where_every_sample_is_known():
     weights, coords = _spine()
-    np.testing.assert_allclose(_disk_profile(weights, coords), _disk_mean(weights, coords), atol=1e-6)
+    np.testing.assert_allclose(_adjusted_mean(_disk_samples(weights, coords)), _disk_mean(weights, coords), atol=1e-6)
 
 
 def test_the_adjusted_profile_does_not_dip_where_cement_hides_a_body_centre():
@@ -45,7 +46,7 @@ def test_the_adjusted_profile_does_not_dip_where_cement_hides_a_body_centre():
     z, y, x = np.mgrid[0:60, 0:41, 0:41]
     hidden = (z >= 8) & (z <= 18) & (np.hypot(y - 20, x - 20) < 6.0)
     weights[hidden] = np.nan
-    plain, adjusted = _disk_mean(weights, coords), _disk_profile(weights, coords)
+    plain, adjusted = _disk_mean(weights, coords), _adjusted_mean(_disk_samples(weights, coords))
     at = np.arange(2, 58)  # path index -> slice
     body = (at > 22) & (at < 26)  # clean body slices below the disc
     cemented = (at >= 11) & (at <= 15)  # well inside the hidden stretch

@@ -163,9 +163,8 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
         if cement.any():  # most slices hold none
             cement = ndimage.binary_opening(cement, square)
         core = _seeded((filled & ~dense & (hu > GAP_HU)) | cement, seed)
-        if cement.any():  # cement whose blurred rim (denser than the cortex threshold) meets the core
-            rimmed = over_3x3(cement, np.logical_or) & filled
-            core |= cement & _seeded(rimmed, ndimage.binary_dilation(core))
+        if cement.any():  # and cement whose blurred rim (denser than the cortex threshold) meets it
+            core |= cement & _seeded(over_3x3(cement, np.logical_or) & filled, ndimage.binary_dilation(core))
         smooth = ndimage.gaussian_filter(hu, (1.5 / sy, 1.5 / sx))
         cancellous = _seeded((smooth > cancellous_hu) & (hu > GAP_HU) & ~dense & window, seed)
         if cancellous.any() and _body_sized(cancellous, anterior_mm, lateral_mm, sy * sx):
@@ -312,14 +311,15 @@ def disc_planes(
         unknown[unreadable[box[0]]] = True
     weight[unknown] = np.nan
     origin = np.array([b.start for b in box]).reshape(3, 1, 1)
-    profile = _filled(_disk_mean(weight, coords - origin))
+    weight_samples = _disk_samples(weight, coords - origin)
+    profile = _filled(_known_mean(weight_samples))
     if profile is None:
         return []
     profile = ndimage.gaussian_filter1d(profile, 1.5, mode="nearest")
     hidden = _disk_mean(unknown.astype(np.float32), coords - origin)  # share of each disk left out
     found = _dips(profile)
     if (hidden[list(found)] >= CEMENTED_DISC_MIN_SHARE).any():
-        adjusted = _filled(_disk_profile(weight, coords - origin))
+        adjusted = _filled(_adjusted_mean(weight_samples))
         found = _confirmed_hidden_dips(found, hidden, {} if adjusted is None else _dips(adjusted))
     found = _spaced(found, profile)
     found.update(_missed_discs(profile, sorted(found)))
@@ -356,7 +356,7 @@ def _spaced(dips: dict[int, float], profile: np.ndarray) -> dict[int, float]:
 
 def _confirmed_hidden_dips(found: dict[int, float], hidden: np.ndarray, adjusted: dict[int, float]) -> dict[int, float]:
     """``found`` without the dips at disks whose samples cement hides (at least
-    CEMENTED_DISC_MIN_SHARE of them) that the `_disk_profile` of the same weights (its dips
+    CEMENTED_DISC_MIN_SHARE of them) that the `_adjusted_mean` of the same weights (its dips
     ``adjusted``) does not confirm within MIN_DISC_SPACING_MM / 2; a confirmed one moves to the
     nearest confirming dip at a disk cement does not hide, if there is one.
 
@@ -543,15 +543,19 @@ def _disk_samples(values: np.ndarray, coords: np.ndarray) -> np.ndarray:
 
 def _disk_mean(values: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """Mean of the known (finite, inside) linear samples of ``values`` over each disk of `_disk_points`."""
-    sampled = _disk_samples(values, coords)
+    return _known_mean(_disk_samples(values, coords))
+
+
+def _known_mean(sampled: np.ndarray) -> np.ndarray:
+    """Mean of the known (finite) samples of each disk (column) of `_disk_samples`; NaN for none."""
     known = np.isfinite(sampled)
     count = known.sum(axis=0)
     total = np.where(known, sampled, 0.0).sum(axis=0)
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)  # NaN: no sample (outside, cement)
 
 
-def _disk_profile(weights: np.ndarray, coords: np.ndarray) -> np.ndarray:
-    """`_disk_mean` of ``weights`` that compares like with like where samples are left out.
+def _adjusted_mean(sampled: np.ndarray) -> np.ndarray:
+    """`_known_mean` of disk samples that compares like with like where samples are left out.
 
     Each known sample counts by how far it lies from its own sample position's median along
     the path, added to the mean of those medians: a disk all of whose samples are known gets
@@ -559,16 +563,11 @@ def _disk_profile(weights: np.ndarray, coords: np.ndarray) -> np.ndarray:
     samples, partly beyond the body outline, weigh less than the centre at every level; their
     mean alone would dip like a disc).
     """
-    sampled = _disk_samples(weights, coords)
-    known = np.isfinite(sampled)
-    usable = known.any(axis=1)  # sample positions known somewhere along the path
+    usable = np.isfinite(sampled).any(axis=1)  # sample positions known somewhere along the path
     if not usable.any():
         return np.full(sampled.shape[1], np.nan)
-    sampled, known = sampled[usable], known[usable]
-    typical = np.array([np.median(row[ok]) for row, ok in zip(sampled, known, strict=True)])[:, None]
-    count = known.sum(axis=0)
-    deviation = np.where(known, sampled - typical, 0.0).sum(axis=0) / np.maximum(count, 1)
-    return np.where(count > 0, deviation + float(typical.mean()), np.nan)
+    typical = np.array([np.median(row[np.isfinite(row)]) for row in sampled[usable]])[:, None]
+    return _known_mean(sampled[usable] - typical) + float(typical.mean())
 
 
 def split_bodies(

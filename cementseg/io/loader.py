@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -17,7 +17,7 @@ from .choose import choose_series
 from .discovery import find_series
 from .geometry import StackPlan, plan_stack, regularize
 from .pixels import SliceTally, can_read_directly, check_decodable, decode_file
-from .records import SeriesRecord, SeriesScan, SliceHeader
+from .records import SeriesRecord, SliceHeader
 
 
 def load(
@@ -25,6 +25,7 @@ def load(
     series: str | None = None,
     settings: Settings | None = None,
     force: bool = False,
+    meanwhile: Callable[[], object] | None = None,
 ) -> CTVolume:
     """Load one CT series (DICOM folder/file/list/zip/DICOMDIR, or NIfTI/NRRD/MHA) as a `CTVolume`.
 
@@ -35,16 +36,13 @@ def load(
         settings: loader tolerances (``slice_gap_factor``, ``slice_spacing_tolerance_mm``,
             ``resample_irregular``) and parallelism (``decode_threads``, ``header_processes``).
         force: load a series whose modality is not CT.
+        meanwhile: run here while forked processes read the headers (`find_series`).
 
     Raises a `CementsegError` subclass (NoSeriesError, NotCTError, GeometryError, ...) naming
     the series and files when the input cannot give a trustworthy volume.
     """
     settings = settings or Settings()
-    return load_found(find_series(path, processes=settings.header_processes), series, settings, force)
-
-
-def load_found(scan: SeriesScan, series: str | None, settings: Settings, force: bool = False) -> CTVolume:
-    """`load` of a series from what `find_series` found."""
+    scan = find_series(path, processes=settings.header_processes, meanwhile=meanwhile)
     record, because = choose_series(scan, series, force)
     if record.source == "image_file":
         volume = image_files.load_image_file(record.files[0])

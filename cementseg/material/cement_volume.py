@@ -130,10 +130,11 @@ def _cement_share(
     ring_zyx, ring_flat = ring_zyx[free], ring_flat[free]
     hu = volume.hu.reshape(-1)
     # an edge voxel mixes cement with what lies right next to it (lung beside a small artery
-    # on coarse voxels); the ring's median HU says what that is when darker than the background
-    edge_background = min(float(np.median(hu[ring_flat])), background) if len(ring_flat) else background
-    if enhanced:  # the candidate grew into the contrast lumen around the cement: that is its edge
-        edge_background = background
+    # on coarse voxels); the ring's median HU says what that is when darker than the background,
+    # except in enhanced blood, where the candidate grew into the lumen's contrast: that is its edge
+    edge_background = background
+    if len(ring_flat) and not enhanced:
+        edge_background = min(float(np.median(hu[ring_flat])), background)
     beside = _beside_contrast(contrast, lo, hi, volume.shape)
     contrast_hu = max((c.hu_p50 for c in contrast), default=background)
     own_background = np.where(beside[tuple((own_zyx - lo).T)], max(contrast_hu, edge_background), edge_background)
