@@ -46,9 +46,12 @@ class TubeWindow:
     right_mm: tuple[float, float]
     anterior_of_front_mm: tuple[float, float]
     usual: tuple[float, float]
+    steady_calibre: bool = False  # about as wide all along the spine (the aorta; the IVC narrows below)
 
 
-AORTA_WINDOW = TubeWindow(right_mm=(-45.0, 10.0), anterior_of_front_mm=(-15.0, 45.0), usual=(-15.0, 10.0))
+AORTA_WINDOW = TubeWindow(
+    right_mm=(-45.0, 10.0), anterior_of_front_mm=(-15.0, 45.0), usual=(-15.0, 10.0), steady_calibre=True
+)
 IVC_WINDOW = TubeWindow(right_mm=(10.0, 55.0), anterior_of_front_mm=(-15.0, 50.0), usual=(28.0, 15.0))
 
 
@@ -78,7 +81,7 @@ def tube_track(
         tube = _tube_in_slice(tissue[z], spine_slice, window, grid.spacing_mm[1:])
         if tube is not None:
             found[z] = tube
-    return _clean_track(found, grid, max_gap_mm)
+    return _clean_track(found, grid, max_gap_mm, window.steady_calibre)
 
 
 def _tube_in_slice(
@@ -161,15 +164,24 @@ def _around(centre_yx, radius_mm: float, spacing_yx, shape) -> tuple[tuple[slice
     return box, distance_sq
 
 
-def _clean_track(found: dict, grid: WorkingGrid, max_gap_mm: float) -> dict:
-    """Median-filter the per-slice centres, drop outliers, keep the longest run, fill short gaps."""
+def _clean_track(found: dict, grid: WorkingGrid, max_gap_mm: float, steady_calibre: bool) -> dict:
+    """Drop outliers from the per-slice centres, keep the longest run, fill short gaps.
+
+    An outlier lies farther than MAX_TRACK_JUMP_MM from the median-filtered centres; for a
+    tube of ``steady_calibre``, from those of the slices showing at least its median radius:
+    where metal streaks cut the lumen (a stent graft's rings), the widest circle left is
+    off-centre and smaller, and such slices may be the majority over a stretch.
+    """
     if len(found) < 3:
         return {}
     sy, sx = grid.spacing_mm[1:]
     zs = np.array(sorted(found))
     centres = np.array([found[z][0] for z in zs])
     radii = np.array([found[z][1] for z in zs])
-    smooth = np.column_stack([ndimage.median_filter(centres[:, k], size=7, mode="nearest") for k in range(2)])
+    wide = radii >= np.median(radii) if steady_calibre else np.ones(len(zs), dtype=bool)
+    smooth = np.column_stack(
+        [np.interp(zs, zs[wide], ndimage.median_filter(centres[wide, k], size=7, mode="nearest")) for k in range(2)]
+    )
     ok = (
         np.hypot((centres[:, 0] - smooth[:, 0]) * sy, (centres[:, 1] - smooth[:, 1]) * sx) < MAX_TRACK_JUMP_MM
     )

@@ -64,6 +64,8 @@ def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
        keeps (``pv * cement_min_pool_excess_hu``).
     1. A candidate with a core (voxels one voxel deep inside) by the core's median HU, which
        must reach `cement_bulk_min_hu`: denser than the bulk of any bone or contrast lumen.
+       Outside the spine, a plateau (`_pure_plateau`) is pure PMMA and must reach
+       `cement_min_hu`: a lumen full of refluxed contrast (1000-1450 HU) does not.
     2. Mostly in bone: at least `cement_in_bone_min_fraction` of its voxels reach
        `cement_min_hu`, unscaled -- cortex with bright noise must not pass, and thin cement
        inside bone on coarse voxels cannot be told from cortex -- or it was split off a bone
@@ -80,7 +82,7 @@ def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
         return c.hu_p95 - pool >= scale.pv * s.cement_min_pool_excess_hu
     core = f.get("core_hu")
     if core is not None:
-        return core >= s.cement_bulk_min_hu
+        return core >= (s.cement_min_hu if _pure_plateau(f, scale, s) else s.cement_bulk_min_hu)
     if fraction_in(f, BONE) >= 0.5:
         if c.evidence.get("core") == "denser_than_bone":
             return True  # split off a bone candidate at voxels no bone reaches (`cortex_max_hu`)
@@ -92,6 +94,16 @@ def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
         if flat and c.voxel_count >= _MIN_VOXELS_FOR_SPREAD:
             return False  # a flat plateau below PMMA: bone or calcification, not a blurred line
     return c.hu_p95 >= _thin_line_surroundings_hu(f, scale, s) * (1 - scale.pv) + scale.pv * s.cement_min_hu
+
+
+def _pure_plateau(f: dict, scale: ScanScale, s: Settings) -> bool:
+    """At least `cement_plateau_min_voxels` voxels across and outside the vertebrae and spine
+    compartments: its core reads its material's own HU, cement not mixed with bone."""
+    return (
+        f["diameter_mm"] >= s.cement_plateau_min_voxels * scale.voxel_mm
+        and fraction_in(f, SPINE_COMPARTMENTS) < 0.3
+        and f.get("vertebral_body_fraction", 0.0) < 0.3
+    )
 
 
 def _thin_line_surroundings_hu(f: dict, scale: ScanScale, s: Settings) -> float:
@@ -162,13 +174,16 @@ def next_to_metal(c: Candidate, f: dict, scale: ScanScale, s: Settings, metal_id
     """Pieces touching hardware: its blurred edge or streaks, or bone -- unless a cement fill.
 
     Not touching but within `metal_streak_zone_mm`: a thin piece below PMMA bulk density is a
-    bright streak or cortex lit up by the hardware's artefacts.
+    bright streak or cortex lit up by the hardware's artefacts -- unless, off bone, its peak
+    reaches PMMA's HU: no streak lifts blood or soft tissue that far (a cement fragment in the
+    right ventricle 6 mm from a pacing lead's tip).
     """
     touching = metal_ids.intersection(c.evidence.get("touches", []))
     distance = f.get("distance_to_metal_mm")
     if not touching:
         if distance is not None and distance <= s.metal_streak_zone_mm and c.hu_p50 < s.cement_bulk_min_hu:
-            if not is_thick(f, scale, s):
+            dense_off_bone = c.hu_p95 >= s.cement_min_hu and fraction_in(f, BONE) < 0.3
+            if not is_thick(f, scale, s) and not dense_off_bone:
                 return (
                     "indeterminate",
                     f"{distance:.0f} mm from metal, thin and below PMMA bulk: streak or cortex",
@@ -197,13 +212,15 @@ def arterial(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> Verdict:
 
     On the wall: small, not in bone, and either mostly off the venous route or, never reaching
     PMMA's HU, mostly within `anatomy_touch_mm` of the aortic lumen (on thick slices the map's
-    hemiazygos and paravertebral space overlap the aorta's back wall, where plaques lie).
+    hemiazygos and paravertebral space overlap the aorta's back wall, where plaques lie). Such
+    a faint plaque or strut need only be off the vertebrae: the map calls any dense voxel
+    outside the spine "other_bone", the plaque's own voxels too.
     """
     in_aorta = fraction_in(f, ["aorta"])
     hugs_aorta = c.hu_p95 < s.cement_min_hu and f["aortic_wall_share"] >= 0.5
     on_wall = (
         "aorta" in f["structures_nearby"]
-        and fraction_in(f, BONE) < 0.3
+        and fraction_in(f, VERTEBRA if hugs_aorta else BONE) < 0.3
         and f["vertebral_body_fraction"] < 0.3
         and c.volume_ml < s.calcification_max_ml
         and (fraction_in(f, VENOUS_ROUTE) < 0.5 or hugs_aorta)
