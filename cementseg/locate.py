@@ -203,7 +203,7 @@ def _split_cement(
     local = zyx - lo
     crop = np.zeros(tuple(zyx.max(0) - lo + 1), dtype=np.uint16)
     cement_fraction = candidate.cement_fraction
-    merge = (leak_codes, outside, cement_fraction, volume, spine, settings)
+    merge = (zyx, leak_codes, outside, cement_fraction, volume, spine, settings)
     parts = _merged_parts(crop, local, codes, *merge)
     if spine.has_bodies:
         carried = _trunk_casts_carried_up(parts, zyx, volume, spine, settings)
@@ -233,7 +233,7 @@ def _split_cement(
 
 
 def _merged_parts(
-    crop, local, codes, leak_codes, outside, cement_fraction, volume, spine, settings
+    crop, local, codes, zyx, leak_codes, outside, cement_fraction, volume, spine, settings
 ) -> dict[int, _Part]:
     """Connected runs of one code, after merging small parts and shallow bulges into neighbours.
 
@@ -267,13 +267,21 @@ def _merged_parts(
                     codes[part.flat_index] = leak_codes[part.flat_index]
                     touched.add(label)
                 continue
-            fill_neighbours = [n for n in part.neighbours if parts[n].code >= FILL_CODE]
+            fill_neighbours = [
+                n for n in part.neighbours if parts[n].code >= FILL_CODE and part.max_outside_mm <= spine.fill_margin_mm
+            ]
+            # within the margin of its own body, not merely of the nearest (a disc's far side)
+            fill_neighbours = [
+                n
+                for n in fill_neighbours
+                if spine.outside_body_mm(zyx[part.flat_index], parts[n].code - FILL_CODE).max() <= spine.fill_margin_mm
+            ]
             # cement reaches a venous trunk through a vein of its own (plexus, segmental vein): the
             # stretch from the cortex to the IVC or azygos is a finding of its own, not the trunk
             named_neighbours = [
                 n for n in part.neighbours if parts[n].code not in GENERIC_LOCATIONS | fill_codes | _VENOUS_TRUNKS
             ]
-            if fill_neighbours and part.max_outside_mm <= spine.fill_margin_mm:
+            if fill_neighbours:
                 target = max(fill_neighbours, key=lambda n: len(parts[n].flat_index))
             elif part.code in GENERIC_LOCATIONS and named_neighbours and part.max_outside_mm <= spine.bridge_mm:
                 # the short stretch between the cortex and a named compartment belongs to the compartment

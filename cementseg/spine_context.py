@@ -113,6 +113,8 @@ class SpineContext:
         self.surface_ids = anatomy.vertebrae[tuple(surface_zyx.T)].astype(int)
         self.tree = cKDTree(self.surface_lps)
         vertebrae = np.where(body_box, anatomy.vertebrae[box], 0)
+        self._body_labels = vertebrae
+        self._outside_one: dict[int, np.ndarray] = {}
         ids, centres = _label_centres(vertebrae, lo)
         self.body_centres = {int(i): anatomy.voxel_centres_lps(c) for i, c in zip(ids, centres, strict=True)}
         self.body_half_width_mm = {
@@ -171,6 +173,23 @@ class SpineContext:
         distance[in_box] = ndimage.map_coordinates(self.signed_mm, box_index[in_box].T, order=1)
         if (~in_box).any():
             distance[~in_box] = _query(self.tree, self.ct_lps(ct_zyx[~in_box]))[0]
+        return distance
+
+    def outside_body_mm(self, ct_zyx: np.ndarray, body_id: int) -> np.ndarray:
+        """Distance (mm) outside one vertebral body's surface, whatever body lies nearer (0 inside it).
+
+        `outside_mm` measures from the nearest body: cement in a disc lies near the next body
+        whatever its distance from the one it left.
+        """
+        if body_id not in self._outside_one:
+            self._outside_one[body_id] = ndimage.distance_transform_edt(
+                self._body_labels != body_id, sampling=self.work_spacing
+            ).astype(np.float32)
+        field = self._outside_one[body_id]
+        box_index = self.work_index(ct_zyx) - self.box_lo
+        in_box = np.all((box_index >= 0) & (box_index <= np.array(field.shape) - 1), axis=1)
+        distance = np.full(len(ct_zyx), np.inf)
+        distance[in_box] = ndimage.map_coordinates(field, box_index[in_box].T, order=1)
         return distance
 
     def nearest_body(self, lps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -36,3 +36,15 @@ def test_a_plaque_on_the_aortas_back_wall_on_5_mm_slices_is_calcification():
     score = score_scan(scan(case.volume), case, "ivc_and_pulmonary 5 mm seed 1")
     assert score.cement_on_confounder == 0 and score.false_leaks == []
     assert score.sensitivity == 1.0
+
+
+@pytest.mark.slow
+def test_a_disc_leak_on_5_mm_slices_is_its_own_finding():
+    """intradiscal seed 0: 1.6 mL of cement in the disc below the fill. Its far side lies within
+    the fill margin (1.5 slices, 7.5 mm) of the next body down, so measured from the nearest
+    body it was all fill; the margin now counts from the body the fill is in."""
+    case = generate("intradiscal", seed=0, spacing_mm=THICK_MM)
+    score = score_scan(scan(case.volume), case, "intradiscal 5 mm seed 0")
+    assert [leak["location_correct"] for leak in score.required] == [True]
+    assert score.false_leaks == [] and score.fills_called_leak == 0
+    assert abs(score.volume_error) <= 0.15
