@@ -12,7 +12,7 @@ scan with `cementseg.evaluate` and checks the bar of issue 4:
 The bar's rows are isotropic voxels, each scenario in its own contrast phase (issue 4). Three
 sections of their own score the same way thick axial slices (5 mm, 0.8 mm in plane: many older
 and low-dose protocols), the other two contrast phases of every scenario (1.5 and 3 mm), and
-clean_fill with each look-alike added (`phantom.EXTRA_CONFOUNDERS`: stent graft, sternal wires,
+each look-alike added to a scenario (`phantom.EXTRA_CONFOUNDERS`: stent graft, sternal wires,
 pacing lead, hip prosthesis, screws and rods, aortic plaques, refluxed contrast).
 
     .venv/bin/python benchmarks/validate.py                  # all, writes docs/validation.md
@@ -49,13 +49,16 @@ EXTRA_SECTIONS = {
     ),
     "look_alikes": (
         "Look-alikes",
-        ["clean_fill (no leak) with one look-alike added, in the phase it belongs to (refluxed",
-         "contrast: CTPA); any leak finding or look-alike called cement fails the row. Not part of",
-         "the issue's bar; docs/detector.md (Known limitations) says why rows fail."],
+        ["One look-alike added to a scenario, in the phase it belongs to (refluxed contrast: CTPA):",
+         "clean_fill (no leak: any leak finding fails the row), or for the chest's devices",
+         "paravertebral_to_lungs (leaks up to the right heart and lungs), same bar. Not part of the",
+         "issue's bar; docs/detector.md (Known limitations) says why rows fail."],
     ),
 }
 #: the contrast phase a look-alike needs (others: the scenario's own)
 LOOK_ALIKE_PHASES = {"ivc_reflux": "ctpa"}
+#: the scenario a look-alike is added to (others: clean_fill): the chest's devices beside emboli
+LOOK_ALIKE_HOSTS = {"pacing_lead": "paravertebral_to_lungs", "sternal_wires": "paravertebral_to_lungs"}
 
 
 @dataclass
@@ -236,7 +239,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--look-alikes", nargs="*", default=list(EXTRA_CONFOUNDERS),
-        help="look-alikes added one at a time to clean_fill, at 1.5 and 3 mm and on the thick slices",
+        help="look-alikes added one at a time (LOOK_ALIKE_HOSTS), at 1.5 and 3 mm and on the thick slices",
     )
     parser.add_argument("--no-real", action="store_true", help="skip the real CT with inserted cement")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "validation.md")
@@ -265,12 +268,12 @@ def main() -> None:
     ]
     plan += [
         (
-            Row(f"clean_fill + {extra}{f' ({LOOK_ALIKE_PHASES[extra]})' if extra in LOOK_ALIKE_PHASES else ''}",
-                _voxel_label(voxel), True, "look_alikes"),
+            Row(f"{host} + {extra}{f' ({LOOK_ALIKE_PHASES[extra]})' if extra in LOOK_ALIKE_PHASES else ''}",
+                _voxel_label(voxel), host in NEGATIVE_CONTROLS, "look_alikes"),
             partial(run_case, phase=LOOK_ALIKE_PHASES.get(extra), extra=extra),
-            ("clean_fill", voxel),
+            (host, voxel),
         )
-        for extra in options.look_alikes
+        for extra, host in ((extra, LOOK_ALIKE_HOSTS.get(extra, "clean_fill")) for extra in options.look_alikes)
         for voxel in [(1.5,) * 3, (3.0,) * 3] + [(t, THICK_IN_PLANE_MM, THICK_IN_PLANE_MM) for t in options.thick]
     ]
     if not options.no_real and REAL_CT.is_dir():
