@@ -64,6 +64,8 @@ SIZE_FIELDS = ("volume_ml", "voxel_count", "centroid_lps_mm", "bbox_lps_mm", "hu
 _VENOUS_TRUNKS = {LOCATION_CODES[name] for name in VENOUS_TRUNKS}
 #: reached through the heart: no nearest-body tracing
 _EMBOLIC = {"right_heart", "pulmonary_artery"}
+_EMBOLIC_CODES = {LOCATION_CODES[name] for name in _EMBOLIC}
+_OTHER = LOCATION_CODES["other"]
 
 
 def locate_findings(
@@ -286,6 +288,12 @@ def _merged_parts(
             elif part.code in GENERIC_LOCATIONS and named_neighbours and part.max_outside_mm <= spine.bridge_mm:
                 # the short stretch between the cortex and a named compartment belongs to the compartment
                 target = max(named_neighbours, key=lambda n: len(parts[n].flat_index))
+            elif part.code == _OTHER and any(parts[n].code in _EMBOLIC_CODES for n in part.neighbours):
+                # one embolus: where the map has no artery (on CTPA an enhanced artery beside the
+                # lung reads as bone) it is still the artery its other part lies in
+                target = max(
+                    (n for n in part.neighbours if parts[n].code in _EMBOLIC_CODES), key=lambda n: len(parts[n].flat_index)
+                )
             elif cement_fraction[part.flat_index].sum() < min_leak_cement_voxels and part.neighbours:
                 target = max(part.neighbours, key=lambda n: len(parts[n].flat_index))
             else:
