@@ -270,14 +270,9 @@ def _merged_parts(
                     touched.add(label)
                 continue
             fill_neighbours = [
-                n for n in part.neighbours if parts[n].code >= FILL_CODE and part.max_outside_mm <= spine.fill_margin_mm
+                n for n in part.neighbours if parts[n].code >= FILL_CODE and _in_fill_margin(part, parts[n], zyx, spine)
             ]
-            # within the margin of its own body, not merely of the nearest (a disc's far side)
-            fill_neighbours = [
-                n
-                for n in fill_neighbours
-                if spine.outside_body_mm(zyx[part.flat_index], parts[n].code - FILL_CODE).max() <= spine.fill_margin_mm
-            ]
+            embolic_neighbours = [n for n in part.neighbours if parts[n].code in _EMBOLIC_CODES]
             # cement reaches a venous trunk through a vein of its own (plexus, segmental vein): the
             # stretch from the cortex to the IVC or azygos is a finding of its own, not the trunk
             named_neighbours = [
@@ -288,12 +283,10 @@ def _merged_parts(
             elif part.code in GENERIC_LOCATIONS and named_neighbours and part.max_outside_mm <= spine.bridge_mm:
                 # the short stretch between the cortex and a named compartment belongs to the compartment
                 target = max(named_neighbours, key=lambda n: len(parts[n].flat_index))
-            elif part.code == _OTHER and any(parts[n].code in _EMBOLIC_CODES for n in part.neighbours):
+            elif part.code == _OTHER and embolic_neighbours:
                 # one embolus: where the map has no artery (on CTPA an enhanced artery beside the
                 # lung reads as bone) it is still the artery its other part lies in
-                target = max(
-                    (n for n in part.neighbours if parts[n].code in _EMBOLIC_CODES), key=lambda n: len(parts[n].flat_index)
-                )
+                target = max(embolic_neighbours, key=lambda n: len(parts[n].flat_index))
             elif cement_fraction[part.flat_index].sum() < min_leak_cement_voxels and part.neighbours:
                 target = max(part.neighbours, key=lambda n: len(parts[n].flat_index))
             else:
@@ -307,6 +300,14 @@ def _merged_parts(
             return parts
     log.info("part merging did not settle; reporting the last partition")
     return parts
+
+
+def _in_fill_margin(part: _Part, fill: _Part, zyx: np.ndarray, spine: SpineContext) -> bool:
+    """Within the fill margin of the body ``fill`` lies in, not merely of the nearest body: a disc
+    leak's far side lies near the next body."""
+    if part.max_outside_mm > spine.fill_margin_mm:  # farther from the nearest body, farther from any
+        return False
+    return float(spine.outside_body_mm(zyx[part.flat_index], fill.code - FILL_CODE).max()) <= spine.fill_margin_mm
 
 
 def _tributaries_off_trunk_casts(

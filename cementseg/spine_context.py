@@ -167,10 +167,7 @@ class SpineContext:
         """Signed distance (mm) from the vertebral body surface: > 0 outside, <= 0 inside."""
         if not self.has_bodies:
             return np.full(len(ct_zyx), np.inf)
-        box_index = self.work_index(ct_zyx) - self.box_lo
-        in_box = np.all((box_index >= 0) & (box_index <= np.array(self.signed_mm.shape) - 1), axis=1)
-        distance = np.empty(len(ct_zyx))
-        distance[in_box] = ndimage.map_coordinates(self.signed_mm, box_index[in_box].T, order=1)
+        distance, in_box = self._in_box(self.signed_mm, ct_zyx)
         if (~in_box).any():
             distance[~in_box] = _query(self.tree, self.ct_lps(ct_zyx[~in_box]))[0]
         return distance
@@ -185,12 +182,18 @@ class SpineContext:
             self._outside_one[body_id] = ndimage.distance_transform_edt(
                 self._body_labels != body_id, sampling=self.work_spacing
             ).astype(np.float32)
-        field = self._outside_one[body_id]
+        distance, in_box = self._in_box(self._outside_one[body_id], ct_zyx)
+        distance[~in_box] = np.inf  # beyond the box around the bodies: far from any
+        return distance
+
+    def _in_box(self, field: np.ndarray, ct_zyx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``field`` (on the working-grid box around the bodies) interpolated at CT voxels, and
+        which voxels the box holds (the others' values are undefined)."""
         box_index = self.work_index(ct_zyx) - self.box_lo
         in_box = np.all((box_index >= 0) & (box_index <= np.array(field.shape) - 1), axis=1)
-        distance = np.full(len(ct_zyx), np.inf)
-        distance[in_box] = ndimage.map_coordinates(field, box_index[in_box].T, order=1)
-        return distance
+        values = np.empty(len(ct_zyx))
+        values[in_box] = ndimage.map_coordinates(field, box_index[in_box].T, order=1)
+        return values, in_box
 
     def nearest_body(self, lps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(distance mm to the nearest body surface voxel centre, that body's id) per LPS point."""
