@@ -37,6 +37,7 @@ PHANTOM_CASES = [
     ("paravertebral_to_lungs", 3.0, 1),  # venous casts hugging the cortex, split off the bone
     ("intradiscal", 1.5, 1),  # the cemented disc reaches its endplates (-19 % before)
     ("paravertebral_to_lungs", 1.5, 0),  # the segmental vein's end is not the azygos cast's foot
+    ("ivc_linear_leak", 3.0, 0),  # CTPA: an enhanced artery at the lung's edge is no leak (+19 %)
 ]
 
 # (plan, seed) of `cementseg.phantom.insert` on the real abdominal CT

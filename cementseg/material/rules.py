@@ -304,11 +304,28 @@ def enhanced_pool_hu(f: dict, scale: ScanScale, s: Settings) -> float | None:
     """
     pool = f.get("blood_pool_hu")
     if pool is None or pool < s.enhanced_blood_min_hu:
-        mixed = [scale.blood_peak_hu.get(name) for name in MIXED_POOLS if fraction_in(f, [name]) >= 0.3]
+        mixed = [scale.blood_peak_hu.get(name) for name in MIXED_POOLS if _in_tree(f, name)]
         mixed = [hu for hu in mixed if hu is not None and hu >= s.enhanced_blood_min_hu]
         return max(mixed) if mixed else None
     levels = [scale.blood_peak_hu.get(name) for name in BLOOD_POOLS if fraction_in(f, [name]) >= 0.3]
     return max([pool] + [hu for hu in levels if hu is not None])
+
+
+#: a shell around a candidate with its median HU below fat holds lung
+_AERATED_SURROUNDINGS_HU = -150.0
+
+
+def _in_tree(f: dict, name: str) -> bool:
+    """In that arterial tree: mostly in the map's vessel or, for the pulmonary arteries, beside
+    the map's lung vessels with lung around it (an enhanced artery at the lung's edge reads as
+    bone or soft tissue in the map, and the lung outline stops short of it)."""
+    if fraction_in(f, [name]) >= 0.3:
+        return True
+    return (
+        name == "pulmonary_artery"
+        and name in f["structures_nearby"]
+        and f["local_background_hu"] < _AERATED_SURROUNDINGS_HU
+    )
 
 
 def _cast_in_plain_blood(f: dict, s: Settings) -> bool:
