@@ -69,7 +69,11 @@ _OTHER = LOCATION_CODES["other"]
 
 
 def locate_findings(
-    candidates: list[Candidate], volume: CTVolume, anatomy: AnatomyMap, settings: Settings
+    candidates: list[Candidate],
+    volume: CTVolume,
+    anatomy: AnatomyMap,
+    settings: Settings,
+    spine: SpineContext | None = None,
 ) -> list[Component]:
     """Components of every candidate: cement split into fills and located leaks, others as they are.
 
@@ -79,11 +83,13 @@ def locate_findings(
         anatomy: anatomy map of the same CT (any grid; positions go through LPS mm).
         settings: `fill_margin_mm`, `fill_margin_voxels`, `min_leak_mm3`, `min_fill_ml`,
             `source_trace_max_mm`, `paravertebral_max_mm`, `venous_max_thickness_mm`, `severity`.
+        spine: ``SpineContext(anatomy, volume, settings)`` when built beforehand; None builds it here.
 
     Returns:
         Components numbered 1..n: fills, then leaks, then non-cement candidates.
     """
-    spine = SpineContext(anatomy, volume, settings)
+    if spine is None:
+        spine = SpineContext(anatomy, volume, settings)
     cement = []
     for mass in _cement_masses([c for c in candidates if c.material == "cement"]):
         cement.extend(_split_cement(mass, volume, spine, settings))

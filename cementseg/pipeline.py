@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .anatomy.anatomy_map import AnatomyMap
@@ -78,8 +79,10 @@ def scan(
     anatomy_map = timed(
         "anatomy", _anatomy_for, volume, anatomy, settings, anatomy_engine, anatomy_cache_dir, candidates
     )
-    timed("materials", classify_materials, candidates, volume, anatomy_map, settings)
-    components = timed("locate", locate_findings, candidates, volume, anatomy_map, settings)
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        spine = _spine_beside(beside, anatomy_map, volume, settings)
+        timed("materials", classify_materials, candidates, volume, anatomy_map, settings)
+        components = timed("locate", lambda: locate_findings(candidates, volume, anatomy_map, settings, spine()))
     source_warnings = record_anatomy_sources(components, volume, anatomy_map, settings)  # issue 5
     timing["total"] = time.perf_counter() - started
     log.info(
@@ -105,6 +108,17 @@ def _import_stages() -> None:
     from . import locate, material, segment  # noqa: F401
     from .anatomy import builtin, totalseg_checks, totalsegmentator  # noqa: F401
     from .material import hardware  # noqa: F401
+
+
+def _spine_beside(pool: ThreadPoolExecutor, anatomy_map: AnatomyMap, volume: CTVolume, settings: Settings):
+    """A call giving the locate stage's `SpineContext`, started in ``pool`` now when
+    `Settings.scan_threads` allows (its distance transforms run while the materials are classified);
+    the call gives None when it was not started (`locate_findings` then builds it)."""
+    if settings.scan_threads < 2:
+        return lambda: None
+    from .spine_context import SpineContext
+
+    return pool.submit(SpineContext, anatomy_map, volume, settings).result
 
 
 def _anatomy_for(

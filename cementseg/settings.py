@@ -13,6 +13,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from .errors import SettingsError
 from .vocabulary import DEFAULT_SEVERITY, LOCATIONS, SEVERITIES
 
+#: settings that share the work among processes and threads and never change a result
+SPEED_ONLY = ("header_processes", "scan_threads")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -29,6 +32,10 @@ class Settings:
     #: files and per CPU, less one while `scan` imports the detector meanwhile; 0 reads them here,
     #: as does a process where forking is unsafe (io/forked.py)
     header_processes: int = 4
+    #: threads sharing a scan's array work that NumPy and SciPy do without the GIL (resampling the
+    #: CT onto the anatomy's working grid; the locate stage's spine context, built while the
+    #: materials are classified), with the same results; 1 does all of it in the calling thread
+    scan_threads: int = 2
 
     # --- candidates (stage 1) -----------------------------------------------------------
     #: seed threshold (HU): a candidate must reach this somewhere
@@ -248,6 +255,9 @@ class Settings:
         return asdict(self)
 
     def digest(self) -> str:
-        """Short stable hash of every value (for caches and batch resume)."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
+        """Short stable hash of every value that can change a result (for caches and batch
+        resume): how the work is shared among processes and threads (`SPEED_ONLY`) is left out,
+        so a batch resumes on another machine or with other such values."""
+        values = {k: v for k, v in self.to_dict().items() if k not in SPEED_ONLY}
+        text = json.dumps(values, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -158,3 +158,13 @@ def test_working_grid_is_simpleitks_linear_resampling(totalseg_example, reorient
     low, _ = _lps_bounds(volume.shape, volume.affine)
     target = (tuple(float(s) for s in spacing_zyx[::-1]), tuple(float(v) for v in low), grid.shape[::-1])
     np.testing.assert_array_equal(grid.hu, _resample_sitk(_Blocks(volume, target_mm), *target))
+
+
+def test_working_grid_in_threads_is_the_same():
+    """Slabs of blocks shared among threads give the very same working grid as one thread."""
+    rng = np.random.default_rng(0)
+    hu = rng.integers(-1024, 2000, size=(75, 40, 36), dtype=np.int16)
+    volume = CTVolume(hu=hu, spacing_mm=(0.8, 0.7, 0.7), origin_lps_mm=(0.0, 0.0, 0.0), direction=np.eye(3))
+    one = to_working_grid(volume, 2.0, threads=1).hu
+    for threads in (0, 2, 3, 50):
+        np.testing.assert_array_equal(to_working_grid(volume, 2.0, threads=threads).hu, one)

@@ -27,3 +27,9 @@ def test_grow_threshold_above_seed_is_refused():
 def test_bad_severity_is_refused():
     with pytest.raises(SettingsError, match="spinal_canal"):
         Settings(severity={"spinal_canal": "catastrophic"})
+
+
+def test_the_digest_leaves_out_how_the_work_is_shared():
+    """Processes and threads never change a result: a batch resumes whatever they are."""
+    base = Settings()
+    assert base.replace(header_processes=0, scan_threads=1).digest() == base.digest()

@@ -150,7 +150,7 @@ def build(volume: CTVolume, settings: Settings | None = None, hardware: np.ndarr
     settings = settings or Settings()
     if hardware is None:
         hardware = _find_hardware(volume, settings)
-    grid = to_working_grid(volume, settings.anatomy_working_spacing_mm)
+    grid = to_working_grid(volume, settings.anatomy_working_spacing_mm, settings.scan_threads)
     metal = _on_grid(grid, volume.index_to_lps(np.column_stack(np.unravel_index(hardware, volume.shape))))
     masks, spine_parts = builtin_masks(grid, settings, hardware=metal)
     return compose(grid, masks, spine_parts)

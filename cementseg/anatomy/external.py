@@ -171,7 +171,7 @@ def from_labels(
         what: the labels' name for error messages (a path).
     """
     settings = settings or Settings()
-    grid = to_working_grid(volume, settings.anatomy_working_spacing_mm)
+    grid = to_working_grid(volume, settings.anatomy_working_spacing_mm, settings.scan_threads)
     on_grid = _on_grid(labels, volume, grid, what)
     if isinstance(class_map, str):
         if class_map not in CLASS_MAPS:

@@ -7,6 +7,7 @@ where anterior (-y), right (-x) and cranial (+z) are from the DICOM geometry alo
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -80,15 +81,16 @@ def working_spacing(volume: CTVolume, target_mm: float) -> np.ndarray:
     return lps[::-1]
 
 
-def to_working_grid(volume: CTVolume, target_mm: float) -> WorkingGrid:
+def to_working_grid(volume: CTVolume, target_mm: float, threads: int = 1) -> WorkingGrid:
     """Resample ``volume`` onto an axis-aligned LPS grid of about ``target_mm`` voxels.
 
     The CT is first averaged over whole blocks of voxels no larger than the target (reading
     the int16 array through strided views: no full-resolution copy), then resampled linearly
     onto the working grid, as SimpleITK's ResampleImageFilter does it. A CT stored along the
     LPS axes (each possibly reversed: a diagonal direction, nearly every CT) is resampled
-    here, axis by axis in double precision, a slab of blocks at a time (no full-size copy);
-    any other orientation goes through SimpleITK.
+    here, axis by axis in double precision, a slab of blocks at a time (no full-size copy),
+    the slabs shared among ``threads`` threads (the same result); any other orientation goes
+    through SimpleITK.
     """
     spacing_zyx = working_spacing(volume, target_mm)
     low, high = _lps_bounds(volume.shape, volume.affine)
@@ -98,7 +100,7 @@ def to_working_grid(volume: CTVolume, target_mm: float) -> WorkingGrid:
         tuple(float(s) for s in spacing_zyx[::-1]), tuple(float(v) for v in low), [int(n) for n in size_xyz]
     )
     if np.array_equal(np.abs(volume.direction), np.eye(3)):
-        hu = _resample_diagonal(blocks, *target)
+        hu = _resample_diagonal(blocks, *target, threads=threads)
     else:
         hu = _resample_sitk(blocks, *target)
     return WorkingGrid(hu=hu, spacing_mm=tuple(float(s) for s in spacing_zyx),
@@ -143,24 +145,40 @@ class _Blocks:
         return total
 
 
-def _resample_diagonal(blocks: _Blocks, spacing_xyz, origin_lps, size_xyz) -> np.ndarray:
+def _resample_diagonal(blocks: _Blocks, spacing_xyz, origin_lps, size_xyz, threads: int = 1) -> np.ndarray:
     """The block means linearly resampled onto the axis-aligned grid, for a diagonal direction.
 
     Each working-grid axis then samples one block axis: the blend along x, then y, then z of
     SimpleITK's linear interpolator, in double precision, with its continuous indices and edge
     rules (`_axis_samples`), gives the same float32 values. A slab of block slices (and the one
-    above it) at a time, in buffers allocated once.
+    above it) at a time, each of up to ``threads`` threads taking every n-th slab (NumPy lets
+    go of the GIL on these array operations) into its own buffers; slabs write disjoint slices.
     """
-    (lo_x, hi_x, w_x, in_x), (lo_y, hi_y, w_y, in_y), (lo_z, hi_z, w_z, in_z) = (
-        _axis_samples(blocks, axis, spacing_xyz[axis], origin_lps[axis], size_xyz) for axis in range(3)
-    )
+    samples = [_axis_samples(blocks, axis, spacing_xyz[axis], origin_lps[axis], size_xyz) for axis in range(3)]
     hu = np.full(size_xyz[::-1], OUTSIDE_HU, dtype=np.float32)
+    starts = range(0, blocks.counts[0], BLOCK_SLAB)
+    n = max(1, min(threads, len(starts)))
+    if n == 1:
+        _resample_slabs(blocks, samples, hu, starts)
+    else:
+        with ThreadPoolExecutor(n) as pool:
+            list(pool.map(lambda first: _resample_slabs(blocks, samples, hu, starts[first::n]), range(n)))
+    (_, _, _, in_x), (_, _, _, in_y), _ = samples
+    hu[:, ~in_y] = OUTSIDE_HU
+    hu[:, :, ~in_x] = OUTSIDE_HU
+    return hu
+
+
+def _resample_slabs(blocks: _Blocks, samples: list, hu: np.ndarray, starts) -> None:
+    """Working-grid slices of ``hu`` blended from the block slabs starting at ``starts``, in
+    buffers allocated once (`_axis_samples` per ITK axis in ``samples``)."""
+    (lo_x, hi_x, w_x, _), (lo_y, hi_y, w_y, _), (lo_z, hi_z, w_z, in_z) = samples
     means = np.empty((BLOCK_SLAB + 1, *blocks.counts[1:]), dtype=np.float32)
     exact = np.empty(means.shape, dtype=np.float64)  # the float32 means, blended without casts
     along_x = _AxisBlend(2, lo_x, hi_x, w_x, (len(means), blocks.counts[1], len(lo_x)))
     along_y = _AxisBlend(1, lo_y, hi_y, w_y[:, None], (len(means), len(lo_y), len(lo_x)))
     along_z = np.empty(hu.shape[1:], dtype=np.float64)
-    for z0 in range(0, blocks.counts[0], BLOCK_SLAB):
+    for z0 in starts:
         z1 = min(z0 + BLOCK_SLAB, blocks.counts[0])
         targets = np.nonzero(in_z & (lo_z >= z0) & (lo_z < z1))[0]  # working slices blended from this slab
         if len(targets) == 0:
@@ -174,9 +192,6 @@ def _resample_diagonal(blocks: _Blocks, spacing_xyz, origin_lps, size_xyz) -> np
             along_z *= w_z[z]
             along_z += below
             hu[z] = along_z
-    hu[:, ~in_y] = OUTSIDE_HU
-    hu[:, :, ~in_x] = OUTSIDE_HU
-    return hu
 
 
 class _AxisBlend:
