@@ -323,7 +323,7 @@ def _in_tree(f: dict, name: str) -> bool:
         return True
     return (
         name == "pulmonary_artery"
-        and name in f["structures_nearby"]
+        and name in f.get("structures_nearby", ())  # none without an anatomy map
         and f["local_background_hu"] < _AERATED_SURROUNDINGS_HU
     )
 
