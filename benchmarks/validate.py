@@ -220,6 +220,24 @@ def write_report(rows: list[Row], path: Path, command: str, seconds: float) -> N
     path.write_text("\n".join(lines) + "\n")
 
 
+def _look_alike_plan(extras, thick_mm) -> list:
+    """(row, run, args) of each look-alike in its host scenario and phase, at 1.5 and 3 mm and on
+    the thick slices."""
+    from cementseg.evaluate import NEGATIVE_CONTROLS
+
+    voxels = [(1.5,) * 3, (3.0,) * 3] + [(t, THICK_IN_PLANE_MM, THICK_IN_PLANE_MM) for t in thick_mm]
+    plan = []
+    for extra in extras:
+        host, phase = LOOK_ALIKE_HOSTS.get(extra, "clean_fill"), LOOK_ALIKE_PHASES.get(extra)
+        name = f"{host} + {extra}{f' ({phase})' if phase else ''}"
+        plan += [
+            (Row(name, _voxel_label(voxel), host in NEGATIVE_CONTROLS, "look_alikes"),
+             partial(run_case, phase=phase, extra=extra), (host, voxel))
+            for voxel in voxels
+        ]
+    return plan
+
+
 def main() -> None:
     from cementseg.evaluate import NEGATIVE_CONTROLS
     from cementseg.phantom import SCENARIOS
@@ -266,16 +284,7 @@ def main() -> None:
         if phase != SCENARIOS[scenario].phase
         for spacing in options.phase_spacings
     ]
-    plan += [
-        (
-            Row(f"{host} + {extra}{f' ({LOOK_ALIKE_PHASES[extra]})' if extra in LOOK_ALIKE_PHASES else ''}",
-                _voxel_label(voxel), host in NEGATIVE_CONTROLS, "look_alikes"),
-            partial(run_case, phase=LOOK_ALIKE_PHASES.get(extra), extra=extra),
-            (host, voxel),
-        )
-        for extra, host in ((extra, LOOK_ALIKE_HOSTS.get(extra, "clean_fill")) for extra in options.look_alikes)
-        for voxel in [(1.5,) * 3, (3.0,) * 3] + [(t, THICK_IN_PLANE_MM, THICK_IN_PLANE_MM) for t in options.thick]
-    ]
+    plan += _look_alike_plan(options.look_alikes, options.thick)
     if not options.no_real and REAL_CT.is_dir():
         plan += [
             (Row(f"real abdomen + {name}", "3 (as acquired)", name == "clean_fill"), run_real, (name,))
