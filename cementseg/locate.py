@@ -313,7 +313,7 @@ def _in_fill_margin(part: _Part, fill: _Part, zyx: np.ndarray, spine: SpineConte
     leak's far side lies near the next body."""
     if part.max_outside_mm > spine.fill_margin_mm:  # farther from the nearest body, farther from any
         return False
-    return float(spine.outside_body_mm(zyx[part.flat_index], fill.code - FILL_CODE).max()) <= spine.fill_margin_mm
+    return bool(spine.in_fill_margin(zyx[part.flat_index], fill.code - FILL_CODE).all())
 
 
 def _tributaries_off_trunk_casts(

@@ -160,8 +160,9 @@ class Settings:
 
     # --- locate (stage 4: split at the cortex, location, source) -------------------------
     #: cement outside the vertebral body mask by less than this (mm) is still the intended fill
-    #: (the anatomy's working grid is coarser than the CT); the margin used is the larger of this
-    #: and `fill_margin_voxels` CT voxels
+    #: (the anatomy's working grid is coarser than the CT); the margin used along each axis is
+    #: the larger of this and `fill_margin_voxels` CT voxels along it (on thick slices partial
+    #: volume reaches farther across the slices than within them)
     fill_margin_mm: float = 2.5
     fill_margin_voxels: float = 1.5
     #: radius (mm) of the disk that opens the vertebral body mask slice by slice: cement bulging

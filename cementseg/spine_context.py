@@ -49,6 +49,14 @@ GENERIC_LOCATIONS = {LOCATION_CODES["other"], LOCATION_CODES["paravertebral_veno
 THREADED_QUERY_POINTS = 5000
 
 
+def _fill_margins_mm(ct_to_work: np.ndarray, ct_spacing_zyx, settings: Settings) -> np.ndarray:
+    """The fill margin (mm) along each working-grid axis (z, y, x): `fill_margin_voxels` CT voxels
+    along the CT axis nearest to it, at least `fill_margin_mm`."""
+    nearest_ct_axis = np.argmax(np.abs(ct_to_work[:3, :3]), axis=1)  # per working axis (x, y, z)
+    spacing_xyz = np.asarray(ct_spacing_zyx, dtype=float)[::-1][nearest_ct_axis]
+    return np.maximum(settings.fill_margin_mm, settings.fill_margin_voxels * spacing_xyz[::-1])
+
+
 def _query(tree: cKDTree, points: np.ndarray):
     """``tree.query(points)``, in all cores' threads for many points (the same answer either way)."""
     return tree.query(points, workers=-1 if len(points) >= THREADED_QUERY_POINTS else 1)
@@ -71,9 +79,8 @@ class SpineContext:
         self.ct_shape = volume.shape
         bodies = anatomy.vertebrae > 0
         self.has_bodies = bool(bodies.any())
-        self.fill_margin_mm = max(
-            settings.fill_margin_mm, settings.fill_margin_voxels * max(volume.spacing_mm)
-        )
+        self.margin_zyx_mm = _fill_margins_mm(self.ct_to_work, volume.spacing_mm, settings)
+        self.fill_margin_mm = float(self.margin_zyx_mm.max())
         # cement this far outside a body in no named compartment is the way into a neighbouring one
         self.bridge_mm = self.fill_margin_mm + float(self.work_spacing.max())
         self.structures = anatomy.structures
@@ -114,7 +121,7 @@ class SpineContext:
         self.tree = cKDTree(self.surface_lps)
         vertebrae = np.where(body_box, anatomy.vertebrae[box], 0)
         self._body_labels = vertebrae
-        self._outside_one: dict[int, np.ndarray] = {}
+        self._margins_outside: dict[int, np.ndarray] = {}
         ids, centres = _label_centres(vertebrae, lo)
         self.body_centres = {int(i): anatomy.voxel_centres_lps(c) for i, c in zip(ids, centres, strict=True)}
         self.body_half_width_mm = {
@@ -172,19 +179,19 @@ class SpineContext:
             distance[~in_box] = _query(self.tree, self.ct_lps(ct_zyx[~in_box]))[0]
         return distance
 
-    def outside_body_mm(self, ct_zyx: np.ndarray, body_id: int) -> np.ndarray:
-        """Distance (mm) outside one vertebral body's surface, whatever body lies nearer (0 inside it).
+    def in_fill_margin(self, ct_zyx: np.ndarray, body_id: int) -> np.ndarray:
+        """Whether CT voxels lie within the fill margin of one vertebral body, whatever body lies
+        nearer: cement in a disc lies near the next body whatever its distance from the one it left.
 
-        `outside_mm` measures from the nearest body: cement in a disc lies near the next body
-        whatever its distance from the one it left.
+        The margin holds per axis (`margin_zyx_mm`): on thick slices the partial volume of the
+        fill's edge reaches farther across the slices than within them.
         """
-        if body_id not in self._outside_one:
-            self._outside_one[body_id] = ndimage.distance_transform_edt(
-                self._body_labels != body_id, sampling=self.work_spacing
+        if body_id not in self._margins_outside:
+            self._margins_outside[body_id] = ndimage.distance_transform_edt(  # in margins, not mm
+                self._body_labels != body_id, sampling=self.work_spacing / self.margin_zyx_mm
             ).astype(np.float32)
-        distance, in_box = self._in_box(self._outside_one[body_id], ct_zyx)
-        distance[~in_box] = np.inf  # beyond the box around the bodies: far from any
-        return distance
+        margins, in_box = self._in_box(self._margins_outside[body_id], ct_zyx)
+        return in_box & (margins <= 1.0)
 
     def _in_box(self, field: np.ndarray, ct_zyx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``field`` (on the working-grid box around the bodies) interpolated at CT voxels, and
