@@ -29,6 +29,9 @@ rules (`rules.py`) weigh shape, surroundings and anatomy, in this order:
    body, continuous with cement, or on a venous route from a vertebral body.
 7. Otherwise indeterminate.
 
+After the rules, small pieces on the aortic wall that together ring its lumen are a stent
+graft's struts, and so is every small piece lying on that ring (`stent.py`).
+
 Without an anatomy map the rules that need it are skipped; the reason says so.
 Cement candidates also get ``cement_fraction`` and ``evidence["volume_pv_ml"]``, the
 partial-volume cement volume (`cement_volume.py`); one that is nothing but the blurred edge of
@@ -46,6 +49,7 @@ from .cement_volume import set_cement_fractions
 from .features import ScanScale, measure
 from .judge import Judge, distance_to_metal_mm, first_rule
 from .split import split_cement_off_bone
+from .stent import stent_struts
 from .tract import join_tract_pieces
 
 __all__ = ["classify_materials", "measure"]
@@ -84,6 +88,7 @@ def classify_materials(
         metal = [c for c in candidates if c.id in metal_ids]
         judge = Judge(volume, anatomy, scale, settings, metal_ids, metal)
         split_cement_off_bone(candidates, features, verdicts, judge)
+        stent_struts(candidates, features, verdicts, volume, settings)
     _spread_cement(candidates, features, verdicts, scale, settings, has_anatomy)
     if has_anatomy:
         join_tract_pieces(candidates, features, verdicts, judge)
