@@ -50,15 +50,21 @@ EXTRA_SECTIONS = {
     "look_alikes": (
         "Look-alikes",
         ["One look-alike added to a scenario, in the phase it belongs to (refluxed contrast: CTPA):",
-         "clean_fill (no leak: any leak finding fails the row), or for the chest's devices",
-         "paravertebral_to_lungs (leaks up to the right heart and lungs), same bar. Not part of the",
+         "clean_fill (no leak: any leak finding fails the row), for the chest's devices",
+         "paravertebral_to_lungs (leaks up to the right heart and lungs), and the stent graft also",
+         "ivc_linear_leak (an IVC cast and plexus leaks beside it); same bar. Not part of the",
          "issue's bar; docs/detector.md (Known limitations) says why rows fail."],
     ),
 }
 #: the contrast phase a look-alike needs (others: the scenario's own)
 LOOK_ALIKE_PHASES = {"ivc_reflux": "ctpa"}
-#: the scenario a look-alike is added to (others: clean_fill): the chest's devices beside emboli
-LOOK_ALIKE_HOSTS = {"pacing_lead": "paravertebral_to_lungs", "sternal_wires": "paravertebral_to_lungs"}
+#: the scenarios a look-alike is added to (others: clean_fill): the chest's devices beside emboli,
+#: the stent graft also beside the IVC cast and plexus leaks of ivc_linear_leak
+LOOK_ALIKE_HOSTS = {
+    "pacing_lead": ("paravertebral_to_lungs",),
+    "sternal_wires": ("paravertebral_to_lungs",),
+    "stent_graft": ("clean_fill", "ivc_linear_leak"),
+}
 
 
 @dataclass
@@ -228,13 +234,14 @@ def _look_alike_plan(extras, thick_mm) -> list:
     voxels = [(1.5,) * 3, (3.0,) * 3] + [(t, THICK_IN_PLANE_MM, THICK_IN_PLANE_MM) for t in thick_mm]
     plan = []
     for extra in extras:
-        host, phase = LOOK_ALIKE_HOSTS.get(extra, "clean_fill"), LOOK_ALIKE_PHASES.get(extra)
-        name = f"{host} + {extra}{f' ({phase})' if phase else ''}"
-        plan += [
-            (Row(name, _voxel_label(voxel), host in NEGATIVE_CONTROLS, "look_alikes"),
-             partial(run_case, phase=phase, extra=extra), (host, voxel))
-            for voxel in voxels
-        ]
+        phase = LOOK_ALIKE_PHASES.get(extra)
+        for host in LOOK_ALIKE_HOSTS.get(extra, ("clean_fill",)):
+            name = f"{host} + {extra}{f' ({phase})' if phase else ''}"
+            plan += [
+                (Row(name, _voxel_label(voxel), host in NEGATIVE_CONTROLS, "look_alikes"),
+                 partial(run_case, phase=phase, extra=extra), (host, voxel))
+                for voxel in voxels
+            ]
     return plan
 
 

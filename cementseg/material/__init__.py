@@ -29,8 +29,8 @@ rules (`rules.py`) weigh shape, surroundings and anatomy, in this order:
    body, continuous with cement, or on a venous route from a vertebral body.
 7. Otherwise indeterminate.
 
-After the rules, small pieces on the aortic wall that together ring its lumen are a stent
-graft's struts, and so is every small piece lying on that ring (`stent.py`).
+After the rules, small pieces off the vertebrae that together ring a lumen outside the spine
+are a stent graft's struts (`stent.py`).
 
 Without an anatomy map the rules that need it are skipped; the reason says so.
 Cement candidates also get ``cement_fraction`` and ``evidence["volume_pv_ml"]``, the
@@ -88,7 +88,7 @@ def classify_materials(
         metal = [c for c in candidates if c.id in metal_ids]
         judge = Judge(volume, anatomy, scale, settings, metal_ids, metal)
         split_cement_off_bone(candidates, features, verdicts, judge)
-        stent_struts(candidates, features, verdicts, volume, settings)
+        stent_struts(candidates, features, verdicts, volume, anatomy)
     _spread_cement(candidates, features, verdicts, scale, settings, has_anatomy)
     if has_anatomy:
         join_tract_pieces(candidates, features, verdicts, judge)

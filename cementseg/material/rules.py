@@ -174,15 +174,17 @@ def next_to_metal(c: Candidate, f: dict, scale: ScanScale, s: Settings, metal_id
     """Pieces touching hardware: its blurred edge or streaks, or bone -- unless a cement fill.
 
     Not touching but within `metal_streak_zone_mm`: a thin piece below PMMA bulk density is a
-    bright streak or cortex lit up by the hardware's artefacts -- unless, off bone, its peak
-    reaches PMMA's HU: no streak lifts blood or soft tissue that far (a cement fragment in the
-    right ventricle 6 mm from a pacing lead's tip).
+    bright streak or cortex lit up by the hardware's artefacts -- unless, off the vertebrae
+    (the screws' bone), its peak reaches PMMA's HU: no streak lifts blood or soft tissue that far
+    (a cement fragment in the right ventricle 6 mm from a pacing lead's tip; an IVC cast 9 mm
+    from a stent graft, a third of whose voxels the map calls other bone -- any dense voxel
+    outside the spine, the cast's own).
     """
     touching = metal_ids.intersection(c.evidence.get("touches", []))
     distance = f.get("distance_to_metal_mm")
     if not touching:
         if distance is not None and distance <= s.metal_streak_zone_mm and c.hu_p50 < s.cement_bulk_min_hu:
-            dense_off_bone = c.hu_p95 >= s.cement_min_hu and fraction_in(f, BONE) < 0.3
+            dense_off_bone = c.hu_p95 >= s.cement_min_hu and fraction_in(f, VERTEBRA) < 0.3
             if not is_thick(f, scale, s) and not dense_off_bone:
                 return (
                     "indeterminate",
