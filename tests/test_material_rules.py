@@ -285,3 +285,22 @@ def test_a_mass_cut_by_the_edge_of_the_view_keeps_its_edge_slice_in_its_core(at_
     volume = CTVolume(hu=inside_view, spacing_mm=(5.0, 0.8, 0.8), origin_lps_mm=(0.0, 0.0, 0.0))
     candidate = candidate_from_voxels(1, np.flatnonzero(inside_view.reshape(-1) > 1000), volume)
     assert core_hu(candidate, volume) is None
+
+
+@pytest.mark.parametrize(
+    ("spacing_mm", "axis_lps", "across_mm"),
+    [
+        ((5.0, 0.8, 0.8), (0.0, 0.0, 1.0), 0.8),  # a column up thick slices: in-plane voxels across
+        ((5.0, 0.8, 0.8), (1.0, 0.0, 0.0), 5.0),  # lying in a slice: the slices are across it
+        ((5.0, 0.8, 0.8), (0.6, 0.0, 0.8), 0.8),  # steeper than 45 degrees: still a column
+        ((3.0, 3.0, 3.0), (0.577, 0.577, 0.577), 3.0),
+    ],
+)
+def test_the_voxel_edge_across_a_candidate_is_that_of_the_axes_not_along_it(spacing_mm, axis_lps, across_mm):
+    from types import SimpleNamespace
+
+    from cementseg.material.features import voxel_across_mm
+    from cementseg.volume import CTVolume
+
+    volume = CTVolume(np.zeros((4, 4, 4), np.int16), spacing_mm, (0.0, 0.0, 0.0))
+    assert voxel_across_mm(SimpleNamespace(principal_axis_lps=axis_lps), volume) == pytest.approx(across_mm)

@@ -97,10 +97,11 @@ def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
 
 
 def _pure_plateau(f: dict, scale: ScanScale, s: Settings) -> bool:
-    """At least `cement_plateau_min_voxels` voxels across and outside the vertebrae and spine
-    compartments: its core reads its material's own HU, cement not mixed with bone."""
+    """At least `cement_plateau_min_voxels` voxels across (voxels across it: a column up thick
+    slices is in-plane voxels across) and outside the vertebrae and spine compartments: its core
+    reads its material's own HU, cement not mixed with bone."""
     return (
-        f["diameter_mm"] >= s.cement_plateau_min_voxels * scale.voxel_mm
+        f["diameter_mm"] >= s.cement_plateau_min_voxels * f["voxel_across_mm"]
         and fraction_in(f, SPINE_COMPARTMENTS) < 0.3
         and f.get("vertebral_body_fraction", 0.0) < 0.3
     )
