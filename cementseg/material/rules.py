@@ -52,9 +52,10 @@ def fraction_in(f: dict, names) -> float:
     return sum(fractions.get(name, 0.0) for name in names)
 
 
-def is_thick(f: dict, scale: ScanScale, s: Settings) -> bool:
-    """At least `cement_bulk_min_voxels` voxels across: its bulk HU is its material's, not partial volume."""
-    return f["diameter_mm"] >= s.cement_bulk_min_voxels * scale.voxel_mm
+def is_thick(f: dict, s: Settings) -> bool:
+    """At least `cement_bulk_min_voxels` voxels across (`_pure_plateau`): its bulk HU is its
+    material's, not partial volume."""
+    return f["diameter_mm"] >= s.cement_bulk_min_voxels * f["voxel_across_mm"]
 
 
 def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
@@ -82,7 +83,7 @@ def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
         return c.hu_p95 - pool >= scale.pv * s.cement_min_pool_excess_hu
     core = f.get("core_hu")
     if core is not None:
-        return core >= (s.cement_min_hu if _pure_plateau(f, scale, s) else s.cement_bulk_min_hu)
+        return core >= (s.cement_min_hu if _pure_plateau(f, s) else s.cement_bulk_min_hu)
     if fraction_in(f, BONE) >= 0.5:
         if c.evidence.get("core") == "denser_than_bone":
             return True  # split off a bone candidate at voxels no bone reaches (`cortex_max_hu`)
@@ -96,7 +97,7 @@ def cement_dense(c: Candidate, f: dict, scale: ScanScale, s: Settings) -> bool:
     return c.hu_p95 >= _thin_line_surroundings_hu(f, scale, s) * (1 - scale.pv) + scale.pv * s.cement_min_hu
 
 
-def _pure_plateau(f: dict, scale: ScanScale, s: Settings) -> bool:
+def _pure_plateau(f: dict, s: Settings) -> bool:
     """At least `cement_plateau_min_voxels` voxels across (voxels across it: a column up thick
     slices is in-plane voxels across) and outside the vertebrae and spine compartments: its core
     reads its material's own HU, cement not mixed with bone."""
@@ -186,7 +187,7 @@ def next_to_metal(c: Candidate, f: dict, scale: ScanScale, s: Settings, metal_id
     if not touching:
         if distance is not None and distance <= s.metal_streak_zone_mm and c.hu_p50 < s.cement_bulk_min_hu:
             dense_off_bone = c.hu_p95 >= s.cement_min_hu and fraction_in(f, VERTEBRA) < 0.3
-            if not is_thick(f, scale, s) and not dense_off_bone:
+            if not is_thick(f, s) and not dense_off_bone:
                 return (
                     "indeterminate",
                     f"{distance:.0f} mm from metal, thin and below PMMA bulk: streak or cortex",
@@ -272,7 +273,7 @@ def contrast(c: Candidate, f: dict, scale: ScanScale, s: Settings, has_anatomy: 
         return None  # it holds something denser than the enhanced blood around it
     if fraction_in(f, SPINE_COMPARTMENTS) >= 0.3 or f.get("vertebral_body_fraction", 0.0) >= 0.3:
         return None
-    if pooled >= 0.5 and is_thick(f, scale, s) and c.volume_ml >= s.contrast_min_lumen_ml and not _cast_in_plain_blood(f, s):
+    if pooled >= 0.5 and is_thick(f, s) and c.volume_ml >= s.contrast_min_lumen_ml and not _cast_in_plain_blood(f, s):
         return (
             "contrast",
             f"fills the {vessel} lumen ({c.volume_ml:.1f} mL, {f['diameter_mm']:.0f} mm wide)",
