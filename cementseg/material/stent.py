@@ -13,6 +13,7 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ..anatomy.anatomy_map import STRUCTURES, AnatomyMap
 from ..volume import CTVolume
@@ -28,6 +29,8 @@ _AORTIC_RADIUS_MM = (5.0, 25.0)
 #: the rings are looked for in slabs this tall (mm; at least three voxels), overlapping by half
 _SLAB_MM = 20.0
 _SAMPLES_PER_PIECE = 200
+#: circles through three pieces are tried this many at a time (bounded memory in a crowded slab)
+_TRIPLES_PER_BATCH = 20000
 #: a ring whose axis meets one of these is round no aortic lumen
 _NO_LUMEN = [
     STRUCTURES[name] for name in (*rules.SPINE_COMPARTMENTS, "other_bone", "lung", "pulmonary_artery")
@@ -48,8 +51,16 @@ def stent_struts(candidates, features: dict, verdicts: dict, volume: CTVolume, a
     its centre lies where an aorta does (`_around_a_lumen`); a piece with at least half its
     points within one voxel of a ring is a strut (the map's lumen may have missed it).
     """
+    bodies = np.argwhere(anatomy.vertebrae > 0)
+    if not candidates or not len(bodies):
+        return  # nothing to look at, or no spine to find the aorta's place by
+    spine_lps = anatomy.voxel_centres_lps(bodies[:: max(1, len(bodies) // _SPINE_SAMPLES)])
+    reach_mm = _AORTA_FROM_SPINE_MM + _AORTIC_RADIUS_MM[1] + _SLAB_MM
+    near_spine = cKDTree(spine_lps).query([c.centroid_lps_mm for c in candidates])[0] <= reach_mm
     pieces = [
-        c for c in candidates if _off_spine(features[c.id]) and verdicts.get(c.id, ("",))[0] != "contrast"
+        c
+        for c, near in zip(candidates, near_spine, strict=True)
+        if near and _off_spine(features[c.id]) and verdicts.get(c.id, ("",))[0] != "contrast"
     ]
     if not pieces:
         return
@@ -57,11 +68,7 @@ def stent_struts(candidates, features: dict, verdicts: dict, volume: CTVolume, a
     points = {c.id: _points_lps(c, volume) for c in pieces}
     lps = np.concatenate([points[c.id] for c in pieces])
     piece = np.concatenate([np.full(len(points[c.id]), c.id) for c in pieces])
-    rings = _rings(lps, piece, voxel_mm)
-    if rings:
-        bodies = np.argwhere(anatomy.vertebrae > 0)
-        spine_lps = anatomy.voxel_centres_lps(bodies[:: max(1, len(bodies) // _SPINE_SAMPLES)])
-        rings = [ring for ring in rings if _around_a_lumen(ring, anatomy, spine_lps)]
+    rings = [ring for ring in _rings(lps, piece, voxel_mm) if _around_a_lumen(ring, anatomy, spine_lps)]
     if not rings:
         return
     struts = [c for c in pieces if _on_rings(points[c.id], rings, voxel_mm)]
@@ -119,10 +126,24 @@ def _ring(xy: np.ndarray, tolerance_mm: float) -> tuple[np.ndarray, float] | Non
 def _best_circle_pieces(centroids: np.ndarray, tolerance_mm: float) -> np.ndarray | None:
     """Which pieces (by centroid) lie on the circle of an aortic radius through three of them that
     most of them lie on; None when no such circle holds `_RING_MIN_PIECES`."""
+    best = None
     triples = np.array(list(combinations(range(len(centroids)), 3)))
-    a, b, c = (centroids[triples[:, k]] for k in range(3))
+    for batch in np.array_split(triples, max(1, len(triples) // _TRIPLES_PER_BATCH)):
+        centres, radii = _circumcircles(*(centroids[batch[:, k]] for k in range(3)))
+        on = (
+            np.abs(np.linalg.norm(centroids[None] - centres[:, None], axis=2) - radii[:, None])
+            <= tolerance_mm
+        )
+        if len(on) and (best is None or on.sum(axis=1).max() > best.sum()):
+            best = on[int(np.argmax(on.sum(axis=1)))]
+    return best if best is not None and best.sum() >= _RING_MIN_PIECES else None
+
+
+def _circumcircles(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centres and radii (mm) of the circles through points a, b, c (rows), those of an aortic
+    radius only (three points on a line have none)."""
     d = 2 * (a[:, 0] * (b[:, 1] - c[:, 1]) + b[:, 0] * (c[:, 1] - a[:, 1]) + c[:, 0] * (a[:, 1] - b[:, 1]))
-    ok = np.abs(d) > 1e-9  # three points on a line have no circle
+    ok = np.abs(d) > 1e-9
     a, b, c, d = a[ok], b[ok], c[ok], d[ok]
     sa, sb, sc = (a**2).sum(1), (b**2).sum(1), (c**2).sum(1)
     centres = np.column_stack(
@@ -133,12 +154,7 @@ def _best_circle_pieces(centroids: np.ndarray, tolerance_mm: float) -> np.ndarra
     )
     radii = np.linalg.norm(a - centres, axis=1)
     aortic = (radii >= _AORTIC_RADIUS_MM[0]) & (radii <= _AORTIC_RADIUS_MM[1])
-    if not aortic.any():
-        return None
-    centres, radii = centres[aortic], radii[aortic]
-    on = np.abs(np.linalg.norm(centroids[None] - centres[:, None], axis=2) - radii[:, None]) <= tolerance_mm
-    best = int(np.argmax(on.sum(axis=1)))
-    return on[best] if on[best].sum() >= _RING_MIN_PIECES else None
+    return centres[aortic], radii[aortic]
 
 
 def _surrounds(xy: np.ndarray, centre: np.ndarray) -> bool:
