@@ -39,20 +39,11 @@ def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
 
 
 def _fill_stacked(part: np.ndarray) -> np.ndarray:
-    """`fill_holes_2d` of every slice of ``part``, its background labelled slice by slice at once."""
+    """``ndimage.binary_fill_holes`` of every slice of ``part``, its background labelled slice by
+    slice at once."""
     labels, n = label_per_slice(~part)
     hole = np.ones(n + 1, dtype=bool)
     for rim in (labels[:, 0], labels[:, -1], labels[:, :, 0], labels[:, :, -1]):
-        hole[rim] = False
-    hole[0] = True  # the mask itself
-    return hole[labels]
-
-
-def fill_holes_2d(mask: np.ndarray) -> np.ndarray:
-    """``ndimage.binary_fill_holes`` of a 2D mask: background not 4-connected to the border, filled."""
-    labels = cc3d.connected_components(~mask, connectivity=4)
-    hole = np.ones(int(labels.max()) + 1, dtype=bool)
-    for rim in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
         hole[rim] = False
     hole[0] = True  # the mask itself
     return hole[labels]

@@ -529,7 +529,9 @@ def _vessels(
     ivc_track = tube_track(grid, tissue, slices, IVC_WINDOW, settings.anatomy_canal_max_gap_mm)
     thoracic = lungs.any(axis=(1, 2))
     masks["azygos_system"] = azygos_prior(grid, tissue, slices, thoracic)
-    spine_front = _anterior_of_spine(grid, slices)
+    lung_z = np.flatnonzero(thoracic)
+    heart_slices = {z: s for z, s in slices.items() if len(lung_z) and lung_z[0] <= z <= lung_z[-1]}
+    spine_front = _anterior_of_spine(grid, heart_slices)  # read only where the heart is looked for: between the lungs
     _remove(spine_front, masks.boxed("aorta"))
     spine_x = float(np.median([centre[1] for centre, *_ in slices.values()])) if slices else None
     heart = heart_mask(grid, lungs, body, spine_front, spine_x)

@@ -88,9 +88,9 @@ def to_working_grid(volume: CTVolume, target_mm: float, threads: int = 1) -> Wor
     the int16 array through strided views: no full-resolution copy), then resampled linearly
     onto the working grid, as SimpleITK's ResampleImageFilter does it. A CT stored along the
     LPS axes (each possibly reversed: a diagonal direction, nearly every CT) is resampled
-    here, axis by axis in double precision, a slab of blocks at a time (no full-size copy),
-    the slabs shared among ``threads`` threads (the same result); any other orientation goes
-    through SimpleITK.
+    here, axis by axis in double precision, one block slice at a time (no full-size copy),
+    runs of block slices shared among ``threads`` threads (the same result); any other
+    orientation goes through SimpleITK.
     """
     spacing_zyx = working_spacing(volume, target_mm)
     low, high = _lps_bounds(volume.shape, volume.affine)
@@ -107,7 +107,7 @@ def to_working_grid(volume: CTVolume, target_mm: float, threads: int = 1) -> Wor
                        origin_lps_mm=tuple(float(v) for v in low))
 
 
-BLOCK_SLAB = 16  # block-mean slices computed at a time
+BLOCK_SLAB = 16  # block-mean slices handed to SimpleITK at a time
 OUTSIDE_HU = -1024.0  # working-grid voxels beyond the CT
 
 
@@ -150,44 +150,46 @@ def _resample_diagonal(blocks: _Blocks, spacing_xyz, origin_lps, size_xyz, threa
 
     Each working-grid axis then samples one block axis: the blend along x, then y, then z of
     SimpleITK's linear interpolator, in double precision, with its continuous indices and edge
-    rules (`_axis_samples`), gives the same float32 values. A slab of block slices (and the one
-    above it) at a time, each of up to ``threads`` threads taking every n-th slab (NumPy lets
-    go of the GIL on these array operations) into its own buffers; slabs write disjoint slices.
+    rules (`_axis_samples`), gives the same float32 values. Up to ``threads`` threads each take
+    a run of consecutive block slices (`_resample_run`; NumPy lets go of the GIL on these array
+    operations); runs write disjoint working slices.
     """
     samples = [_axis_samples(blocks, axis, spacing_xyz[axis], origin_lps[axis], size_xyz) for axis in range(3)]
     hu = np.full(size_xyz[::-1], OUTSIDE_HU, dtype=np.float32)
-    starts = range(0, blocks.counts[0], BLOCK_SLAB)
-    n = max(1, min(threads, len(starts)))
+    n = max(1, min(threads, blocks.counts[0]))
+    cuts = np.linspace(0, blocks.counts[0], n + 1).astype(int).tolist()
     if n == 1:
-        _resample_slabs(blocks, samples, hu, starts)
+        _resample_run(blocks, samples, hu, 0, cuts[1])
     else:
         with ThreadPoolExecutor(n) as pool:
-            list(pool.map(lambda first: _resample_slabs(blocks, samples, hu, starts[first::n]), range(n)))
+            list(pool.map(lambda k: _resample_run(blocks, samples, hu, cuts[k], cuts[k + 1]), range(n)))
     (_, _, _, in_x), (_, _, _, in_y), _ = samples
     hu[:, ~in_y] = OUTSIDE_HU
     hu[:, :, ~in_x] = OUTSIDE_HU
     return hu
 
 
-def _resample_slabs(blocks: _Blocks, samples: list, hu: np.ndarray, starts) -> None:
-    """Working-grid slices of ``hu`` blended from the block slabs starting at ``starts``, in
-    buffers allocated once (`_axis_samples` per ITK axis in ``samples``)."""
+def _resample_run(blocks: _Blocks, samples: list, hu: np.ndarray, first: int, stop: int) -> None:
+    """The working slices of ``hu`` whose lower block slice is one of first..stop-1 (`_axis_samples`
+    per ITK axis in ``samples``): one block slice at a time, its mean blended along x and y (the
+    last two such blends kept), then each working slice between it and the one below along z;
+    every buffer small, allocated once and kept in cache."""
     (lo_x, hi_x, w_x, _), (lo_y, hi_y, w_y, _), (lo_z, hi_z, w_z, in_z) = samples
-    means = np.empty((BLOCK_SLAB + 1, *blocks.counts[1:]), dtype=np.float32)
-    exact = np.empty(means.shape, dtype=np.float64)  # the float32 means, blended without casts
-    along_x = _AxisBlend(2, lo_x, hi_x, w_x, (len(means), blocks.counts[1], len(lo_x)))
-    along_y = _AxisBlend(1, lo_y, hi_y, w_y[:, None], (len(means), len(lo_y), len(lo_x)))
+    targets = np.nonzero(in_z & (lo_z >= first) & (lo_z < stop))[0]
+    if len(targets) == 0:
+        return
+    mean = np.empty((1, *blocks.counts[1:]), dtype=np.float32)
+    exact = np.empty(mean.shape, dtype=np.float64)  # the float32 mean, blended without casts
+    along_x = _AxisBlend(2, lo_x, hi_x, w_x, (1, blocks.counts[1], len(lo_x)))
+    along_y = [_AxisBlend(1, lo_y, hi_y, w_y[:, None], (1, len(lo_y), len(lo_x))) for _ in range(2)]
     along_z = np.empty(hu.shape[1:], dtype=np.float64)
-    for z0 in starts:
-        z1 = min(z0 + BLOCK_SLAB, blocks.counts[0])
-        targets = np.nonzero(in_z & (lo_z >= z0) & (lo_z < z1))[0]  # working slices blended from this slab
-        if len(targets) == 0:
-            continue
-        n = min(z1 + 1, blocks.counts[0]) - z0
-        np.copyto(exact[:n], blocks.means(z0, z0 + n, out=means[:n]))
-        rows = along_y(along_x(exact[:n]))
-        for z in targets:
-            below, above = rows[lo_z[z] - z0], rows[hi_z[z] - z0]
+    blended: dict[int, np.ndarray] = {}
+    for b in range(int(lo_z[targets].min()), int(hi_z[targets].max()) + 1):
+        np.copyto(exact, blocks.means(b, b + 1, out=mean))
+        blended[b] = along_y[b % 2](along_x(exact))[0]  # alternating buffers: the one below stays
+        blended.pop(b - 2, None)
+        for z in targets[hi_z[targets] == b]:
+            below, above = blended[int(lo_z[z])], blended[b]
             np.subtract(above, below, out=along_z)
             along_z *= w_z[z]
             along_z += below
@@ -196,7 +198,7 @@ def _resample_slabs(blocks: _Blocks, samples: list, hu: np.ndarray, starts) -> N
 
 class _AxisBlend:
     """lower + (upper - lower) x weight in double precision, lower and upper taken along ``axis``
-    of up to ``shape[0]`` slices of float64 values, in buffers kept from slab to slab (no fresh
+    of up to ``shape[0]`` slices of float64 values, in buffers kept from call to call (no fresh
     pages for each)."""
 
     def __init__(self, axis: int, lo: np.ndarray, hi: np.ndarray, weight: np.ndarray, shape):

@@ -5,7 +5,8 @@ separable filters cost a few passes over the volume instead of one pass per foot
 (each axis's window grown by doubling: about log2 of its length whole-array passes).
 Dilations and closings run on the mask's bounding box (what lies farther away cannot change),
 with the same result as on the whole volume. Also: that bounding box, the voxels of a mask
-found within it, and a fast exact 2D convex hull.
+found within it, and per-slice work on all slices at once: one (y, x) box per slice stacked
+(`StackedBoxes`), 3 x 3 neighbourhoods, in-plane dilation and exact convex hulls of a stack of images.
 """
 
 from __future__ import annotations
@@ -119,28 +120,84 @@ def bounding_box(mask: np.ndarray, margin=0) -> tuple[slice, ...] | None:
 
 
 def over_3x3(values: np.ndarray, op, edge=None) -> np.ndarray:
-    """``op`` (``np.maximum``, ``np.logical_or``, ``np.logical_and``) of each pixel of a 2D array and
-    its 3 x 3 neighbours within the image, from shifted views (no per-call set-up cost on the small
-    images of one slice); with ``edge``, pixels on the image's border become ``edge`` (False: an
-    erosion with the outside as background)."""
+    """``op`` (``np.maximum``, ``np.logical_or``, ``np.logical_and``) of each pixel of a 2D array (or of
+    each image of a stack: the last two axes) and its 3 x 3 neighbours within the image, from shifted
+    views (no per-call set-up cost on the small images of one slice); with ``edge``, pixels on the
+    image's border become ``edge`` (False: an erosion with the outside as background)."""
     out = values
-    for axis in (0, 1):
-        lower, upper = (slice(None),) * axis + (slice(None, -1),), (slice(None),) * axis + (slice(1, None),)
+    for after in ((slice(None),), ()):  # the rows, then the columns
+        lower, upper = (..., slice(None, -1), *after), (..., slice(1, None), *after)
         grown = out.copy()
         op(grown[upper], out[lower], out=grown[upper])
         op(grown[lower], out[upper], out=grown[lower])
         if edge is not None:
-            grown[(slice(None),) * axis + (slice(None, 1),)] = edge
-            grown[(slice(None),) * axis + (slice(-1, None),)] = edge
+            grown[(..., slice(None, 1), *after)] = edge
+            grown[(..., slice(-1, None), *after)] = edge
         out = grown
     return out
 
 
-def pixel_grid(box: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
-    """``np.ogrid[box]`` (a column of the row indices, a row of the column indices) for a (y, x)
-    box of integer slices, without ``ogrid``'s set-up cost (it runs once per slice in loops)."""
-    rows, columns = box
-    return np.arange(rows.start or 0, rows.stop)[:, None], np.arange(columns.start or 0, columns.stop)[None, :]
+def dilate_in_plane(masks: np.ndarray, structure: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_dilation`` of each image of a stack (the last two axes) by a 2D structuring
+    element that is symmetric and, row by row, one run of pixels centred on its middle column
+    (a disk, a cross, a square); outside the image counts as background.
+
+    From shifted copies: the images grown along the rows by each run's half-width (a pixel more
+    on each side at a time), then those shifted by each row's offset and OR-ed.
+    """
+    runs = [masks]
+    half_widths = structure.sum(axis=1) // 2
+    for _ in range(int(half_widths.max())):
+        grown = runs[-1].copy()
+        grown[..., 1:] |= runs[-1][..., :-1]
+        grown[..., :-1] |= runs[-1][..., 1:]
+        runs.append(grown)
+    out = np.zeros_like(masks)
+    rows = masks.shape[-2]
+    for dy, (width, row) in enumerate(zip(half_widths, structure, strict=True), start=-(len(structure) // 2)):
+        if row.any():  # out[y] |= runs[width][y + dy]
+            target = slice(max(-dy, 0), max(rows - max(dy, 0), 0))
+            source = slice(max(dy, 0), max(rows - max(-dy, 0), 0))
+            out[..., target, :] |= runs[width][..., source, :]
+    return out
+
+
+class StackedBoxes:
+    """One (y, x) box per slice of a volume, stacked: layer i holds slice ``z[i]``'s box at its top
+    left, padded to the largest box's size.
+
+    ``lo`` and ``size`` (n, 2) are each box's first (y, x) index and size, ``rows`` (n, R) and
+    ``columns`` (n, C) the volume's row and column at each layer position, ``in_box`` (n, R, C)
+    whether that position lies in the layer's box (not padding).
+    """
+
+    def __init__(self, z, lo_yx, hi_yx):
+        self.z = np.asarray(z, dtype=np.intp)
+        lo, hi = np.asarray(lo_yx, dtype=np.intp).reshape(-1, 2), np.asarray(hi_yx, dtype=np.intp).reshape(-1, 2)
+        self.lo, self.size = lo, np.maximum(hi - lo, 0)
+        size = self.size.max(axis=0, initial=0)
+        self.rows, self.columns = (lo[:, k, None] + np.arange(size[k]) for k in range(2))
+        self.in_box = (self.rows < hi[:, :1])[:, :, None] & (self.columns < hi[:, 1:])[:, None, :]
+        self._boxes = [  # per layer: its slice, the box's (y, x) slices there and its part of the layer
+            (z, (slice(y, y + h), slice(x, x + w)), (slice(0, h), slice(0, w)))
+            for z, y, x, h, w in zip(self.z.tolist(), *lo.T.tolist(), *self.size.T.tolist(), strict=True)
+        ]
+
+    def gather(self, volume: np.ndarray, fill=0) -> np.ndarray:
+        """The (n, R, C) values of ``volume`` (z, y, x) in the boxes, ``fill`` on the padding."""
+        out = np.full(self.in_box.shape, fill, dtype=volume.dtype)
+        for layer, (z, box, part) in zip(out, self._boxes, strict=True):
+            layer[part] = volume[z][box]
+        return out
+
+    def paste(self, stack: np.ndarray, volume: np.ndarray, add: bool = False) -> None:
+        """Write the boxes' part of ``stack`` (n, R, C) into ``volume`` (z, y, x); with ``add``, OR it
+        into what ``volume`` holds there."""
+        for layer, (z, box, part) in zip(stack, self._boxes, strict=True):
+            if add:
+                volume[z][box] |= layer[part]
+            else:
+                volume[z][box] = layer[part]
 
 
 def voxels(mask: np.ndarray) -> np.ndarray:
@@ -151,40 +208,97 @@ def voxels(mask: np.ndarray) -> np.ndarray:
     return np.argwhere(mask[crop]) + [c.start for c in crop]
 
 
-_DIAMOND_ROW_STEPS = np.array([0, 0, -1, 1, -1, 1])[:, None]  # row offsets of the six corners in `convex_hull`
-
-
 def convex_hull(mask: np.ndarray) -> np.ndarray:
-    """Pixels inside or on the convex hull of a 2D mask's pixels, each a diamond of its edge midpoints.
+    """Pixels inside or on the convex hull of a 2D mask's pixels, each a diamond of its edge midpoints
+    (``skimage.morphology.convex_hull_image``): `convex_hulls` of one image."""
+    return convex_hulls(mask[None])[0]
+
+
+def convex_hulls(masks: np.ndarray) -> np.ndarray:
+    """`convex_hull` of each image of a stack (n, rows, columns), all at once.
 
     The same pixels as ``skimage.morphology.convex_hull_image``, found row by row in exact
-    integer arithmetic (coordinates doubled) instead of a point-in-polygon test per pixel.
-    Only the rows of the mask's extent are tested: the hull's horizontal edges, if any, are its
-    top and bottom, outside them.
+    integer arithmetic on doubled coordinates instead of a point-in-polygon test per pixel: the
+    hull's left edge, as a function of the row, is the lower convex chain of the leftmost
+    diamond corners (`_lower_chains`), its right edge the upper chain of the rightmost ones; a
+    pixel is in the hull when its centre lies between them. Only the rows of each mask's extent
+    are tested: the hull's horizontal edges, if any, are its top and bottom, outside them.
     """
-    from scipy.spatial import ConvexHull
-
-    out = np.zeros(mask.shape, dtype=bool)
-    rows = np.flatnonzero(mask.any(axis=1))
-    if len(rows) == 0:
+    out = np.zeros(masks.shape, dtype=bool)
+    crop = bounding_box(masks.any(axis=0))  # what any hull can reach
+    if crop is None:
         return out
-    occupied = mask[rows]
-    left2 = 2 * occupied.argmax(axis=1)
-    right2 = 2 * (mask.shape[1] - 1 - occupied[:, ::-1].argmax(axis=1))
-    points = np.empty((6, len(rows), 2))  # the diamonds' left, right, top and bottom corners at each row's ends
-    points[..., 0] = 2 * rows + _DIAMOND_ROW_STEPS
-    points[..., 1] = (left2 - 1, right2 + 1, left2, left2, right2, right2)
-    points = points.reshape(-1, 2)
-    corners = points[ConvexHull(points).vertices].astype(np.int64)  # counter-clockwise in (row, column)
-    step = np.roll(corners, -1, axis=0) - corners
-    # pixel (r, c) is in the hull when step_r * (2c - start_c) - step_c * (2r - start_r) >= 0 for every edge,
-    # i.e. a * c >= bound with a = 2 step_r: a column range per row, from the edges with a > 0 and a < 0
-    span = np.arange(rows[0], rows[-1] + 1)
-    bound = step[:, 0] * corners[:, 1] + step[:, 1] * (2 * span[:, None] - corners[:, 0])
-    a = 2 * step[:, 0]
-    rising, falling = a > 0, a < 0
-    lowest = (-((-bound[:, rising]) // a[rising])).max(axis=1)
-    highest = (bound[:, falling] // a[falling]).min(axis=1)
-    columns = np.arange(mask.shape[1])
-    out[span] = (columns >= lowest[:, None]) & (columns <= highest[:, None])
+    masks = masks[:, crop[0], crop[1]]
+    n, rows, columns = masks.shape
+    occupied = masks.any(axis=2)
+    left2 = 2 * masks.argmax(axis=2)
+    right2 = 2 * (columns - 1 - masks[:, :, ::-1].argmax(axis=2))
+    # the left edge's chain, and the right edge's mirrored (x -> -x) so that it is a lower chain too
+    chains = _lower_chains(np.concatenate([_corner_heights(occupied, left2 - 1, left2),
+                                           _corner_heights(occupied, -right2 - 1, -right2)]))
+    centre_height = 2 * np.arange(rows) + 1  # row r's centre on the doubled grid (height 0: the top corner of row 0)
+    lowest = _ceil_half_below(*chains, centre_height)
+    highest = -lowest[n:]
+    lowest = lowest[:n]
+    span = np.logical_or.accumulate(occupied, axis=1) & np.logical_or.accumulate(occupied[:, ::-1], axis=1)[:, ::-1]
+    columns_at = np.arange(columns)
+    hulls = (columns_at >= lowest[:, :, None]) & (columns_at <= highest[:, :, None]) & span[:, :, None]
+    out[:, crop[0], crop[1]] = hulls
     return out
+
+
+_NO_CORNER = np.iinfo(np.int64).max // 4  # a height without a corner
+
+
+def _corner_heights(occupied: np.ndarray, middle: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """(n, 2 rows + 1) doubled x of the leftmost corner at each doubled height (row r's top corner at
+    2r, its side corner at 2r + 1, its bottom corner at 2r + 2, shared with the next row's top):
+    ``middle`` at the side corners, ``ends`` at the top and bottom ones, _NO_CORNER where none."""
+    n, rows = occupied.shape
+    out = np.full((n, 2 * rows + 1), _NO_CORNER, dtype=np.int64)
+    out[:, 1::2] = np.where(occupied, middle, _NO_CORNER)
+    ends = np.where(occupied, ends, _NO_CORNER)
+    out[:, :-1:2] = ends
+    out[:, 2::2] = np.minimum(out[:, 2::2], ends)
+    return out
+
+
+def _lower_chains(x_at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of ``x_at`` (x at each height; _NO_CORNER: no point), the lower convex chain of its
+    points: (heights, x, number of vertices), the vertices packed to the left.
+
+    Every point on or right of the segment joining its two neighbouring points is dropped, all
+    rows and points at once, until none is: such a point is no vertex (the hull does not change
+    without it), and a chain left with every point strictly left of its neighbours' segment is convex.
+    """
+    heights, x, count = _packed(x_at != _NO_CORNER, np.broadcast_to(np.arange(x_at.shape[1]), x_at.shape), x_at)
+    while True:
+        (h0, h1, h2), (x0, x1, x2) = ((a[:, :-2], a[:, 1:-1], a[:, 2:]) for a in (heights, x))
+        drop = ((x1 - x0) * (h2 - h0) >= (x2 - x0) * (h1 - h0)) & (np.arange(1, x.shape[1] - 1) < count[:, None] - 1)
+        if not drop.any():
+            return heights, x, count
+        keep = np.arange(x.shape[1]) < count[:, None]
+        keep[:, 1:-1] &= ~drop
+        heights, x, count = _packed(keep, heights, x)
+
+
+def _packed(keep: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``values`` (n, m) with each row's kept entries moved to its start (in order) and the rest cut
+    to the longest row; and the number kept per row."""
+    order = np.argsort(~keep, axis=1, kind="stable")
+    count = keep.sum(axis=1)
+    width = max(int(count.max(initial=0)), 1)
+    return (*(np.take_along_axis(v, order[:, :width], axis=1) for v in values), count)
+
+
+def _ceil_half_below(chain_h: np.ndarray, chain_x: np.ndarray, count: np.ndarray, heights: np.ndarray) -> np.ndarray:
+    """(n, len(heights)) smallest integer c with 2c at or right of each lower chain at ``heights``
+    (within the chain's extent): the maximum over its edges' lines (the chain is convex)."""
+    edges = max(int(count.max()) - 1, 1)
+    ah, ax = chain_h[:, :edges, None], chain_x[:, :edges, None]
+    bh, bx = chain_h[:, 1 : edges + 1, None], chain_x[:, 1 : edges + 1, None]
+    rise = np.maximum(bh - ah, 1)  # > 0 on the real edges
+    scaled = ax * rise + (bx - ax) * (heights - ah)  # rise x the edge's (doubled) x at each height
+    ceil = -((-scaled) // (2 * rise))
+    real = np.arange(edges)[None, :, None] < (count[:, None, None] - 1)
+    return np.where(real, ceil, -_NO_CORNER).max(axis=1)

@@ -19,14 +19,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cc3d
 import numpy as np
 from scipy import ndimage
 
-from .body import fill_holes_2d, fill_holes_per_slice
+from .body import fill_holes_per_slice, label_per_slice
 from .canal import CanalTrack
 from .grid import WorkingGrid
-from .morphology import bounding_box, convex_hull, dilate, over_3x3, pixel_grid, voxels
+from .morphology import StackedBoxes, bounding_box, convex_hulls, dilate, dilate_in_plane, over_3x3, voxels
 from .peaks import find_peaks, peak_spacing
 
 BODY_HALF_WIDTH_MM = 35.0  # no lumbar body is wider than 70 mm; alae and iliac bone lie beyond
@@ -98,23 +97,32 @@ def _smooth_track(values: np.ndarray, valid: np.ndarray, sigma: float) -> np.nda
     return out
 
 
-def _body_window(grid: WorkingGrid, canal: CanalTrack, z: int):
-    """Slice ``z``'s search box for the body (a crop of the slice) and, on it, the distance (mm)
-    anterior of the canal wall, the distance (mm) lateral of the canal centre and the window
-    where a body can lie."""
-    sy, sx = grid.spacing_mm[1:]
-    ny, nx = grid.shape[1:]
-    cy, cx = canal.centre_yx[z]
-    top = max(0, int(cy - (BODY_DEPTH_MM + canal.radius_mm[z]) / sy) - 1)
-    crop = (
-        slice(top, min(ny, int(cy) + 1)),
-        slice(max(0, int(cx - BODY_HALF_WIDTH_MM / sx) - 1), min(nx, int(cx + BODY_HALF_WIDTH_MM / sx) + 2)),
-    )
-    yy, xx = pixel_grid(crop)
-    anterior_mm = (cy - yy) * sy - canal.radius_mm[z]  # a column and a row, broadcast
-    lateral_mm = np.abs(xx - cx) * sx
-    window = (anterior_mm > 0) & (anterior_mm < BODY_DEPTH_MM) & (lateral_mm < BODY_HALF_WIDTH_MM)
-    return crop, np.broadcast_to(anterior_mm, window.shape), np.broadcast_to(lateral_mm, window.shape), window
+class _BodyWindows:
+    """The body's search box of each slice ``z`` (a crop of the slice), stacked (`StackedBoxes`), and
+    on the stack: ``anterior_mm`` (n, R, 1) anterior of the canal wall, ``lateral_mm`` (n, 1, C)
+    lateral of the canal centre, the ``window`` (n, R, C) where a body can lie and ``axis_x`` (n,),
+    the canal's centre column in each box."""
+
+    def __init__(self, grid: WorkingGrid, canal: CanalTrack, zs: np.ndarray):
+        sy, sx = grid.spacing_mm[1:]
+        ny, nx = grid.shape[1:]
+        cy, cx = canal.centre_yx[zs].T
+        radius = canal.radius_mm[zs]
+        lo = np.column_stack([  # astype(intp) truncates towards zero, as int() does
+            np.maximum(0, (cy - (BODY_DEPTH_MM + radius) / sy).astype(np.intp) - 1),
+            np.maximum(0, (cx - BODY_HALF_WIDTH_MM / sx).astype(np.intp) - 1),
+        ])
+        hi = np.column_stack([
+            np.minimum(ny, cy.astype(np.intp) + 1),
+            np.minimum(nx, (cx + BODY_HALF_WIDTH_MM / sx).astype(np.intp) + 2),
+        ])
+        self.boxes = StackedBoxes(zs, lo, hi)
+        self.anterior_mm = ((cy[:, None] - self.boxes.rows) * sy - radius[:, None])[:, :, None]
+        self.lateral_mm = (np.abs(self.boxes.columns - cx[:, None]) * sx)[:, None, :]
+        self.window = (
+            (self.anterior_mm > 0) & (self.anterior_mm < BODY_DEPTH_MM) & (self.lateral_mm < BODY_HALF_WIDTH_MM)
+        ) & self.boxes.in_box
+        self.axis_x = cx - lo[:, 1]
 
 
 def screw_slices(grid: WorkingGrid, canal: CanalTrack, hardware: np.ndarray) -> np.ndarray:
@@ -122,9 +130,10 @@ def screw_slices(grid: WorkingGrid, canal: CanalTrack, hardware: np.ndarray) -> 
     enters the window of the vertebral body: its bright and dark streaks cross the whole slice,
     so the body's HU cannot be read there."""
     out = np.zeros(grid.shape[0], dtype=bool)
-    for z in np.intersect1d(canal.slices, np.flatnonzero(hardware.any(axis=(1, 2)))):
-        crop, _, _, window = _body_window(grid, canal, int(z))
-        out[z] = (hardware[z][crop] & window).any()
+    zs = np.intersect1d(canal.slices, np.flatnonzero(hardware.any(axis=(1, 2))))
+    if len(zs):
+        windows = _BodyWindows(grid, canal, zs)
+        out[zs] = (windows.boxes.gather(hardware, False) & windows.window).any(axis=(1, 2))
     return out
 
 
@@ -141,57 +150,133 @@ def body_slices(grid: WorkingGrid, canal: CanalTrack, cortex_hu: float, cancello
     join; cement inside the body lies within it. A slice with a solid plate instead of a
     core (an endplate, a cement-filled slice) takes the hull of the nearest cored slice
     within PLATE_REACH_MM.
+
+    All slices at once, on the stack of their search boxes (`_BodyWindows`): each step works
+    on every image of the stack alone, the edge of a box the edge of its image.
     """
+    mask = np.zeros(grid.shape, dtype=bool)
+    if len(canal.slices) == 0:
+        return mask
+    windows = _BodyWindows(grid, canal, canal.slices)
+    filled, core = _cores(grid, windows, cortex_hu, cancellous_hu)
     sy, sx = grid.spacing_mm[1:]
-    zs = canal.slices
-    ny, nx = grid.shape[1:]
-    square = np.ones((3, 3), bool)
+    cored = core.sum(axis=(1, 2)) * sy * sx >= CORE_MIN_AREA_MM2
+    hulls = np.zeros_like(core)
+    hulls[cored] = over_3x3(convex_hulls(core[cored]), np.logical_or) & windows.window[cored]  # grown by the square
+    reach = int(round(PLATE_REACH_MM / grid.spacing_mm[0]))
+    windows.boxes.paste(_with_plates(windows.boxes, filled | core, hulls, cored, reach), mask)
+    return fill_holes_per_slice(mask)
+
+
+_CROSS = ndimage.generate_binary_structure(2, 1)
+
+
+def _cores(grid: WorkingGrid, windows: _BodyWindows, cortex_hu: float, cancellous_hu: float):
+    """(filled cortex ring, body core) of each slice of `body_slices`, on the stack of its boxes."""
+    sy, sx = grid.spacing_mm[1:]
+    boxes, window = windows.boxes, windows.window
+    seed = (windows.anterior_mm > 2.0) & (windows.anterior_mm < 14.0) & (windows.lateral_mm < 8.0) & boxes.in_box
+    hu = boxes.gather(grid.hu)
+    threshold = np.clip(_median_where(hu, seed) + CORTEX_ABOVE_CANCELLOUS_HU, cortex_hu, MAX_CORTEX_HU)
+    dense = hu > threshold[:, None, None]
+    shell = (hu > cortex_hu) & boxes.in_box
+    filled = fill_holes_per_slice(_closed_3x3(shell, boxes.in_box) | shell) & window
+    del shell
+    cement = filled & (hu > CEMENT_CORE_HU)
+    if cement.any():  # most slices hold none
+        cement = _opened_3x3(cement)
+    core = _seeded((filled & ~dense & (hu > GAP_HU)) | cement, seed)
+    if cement.any():  # and cement whose blurred rim (denser than the cortex threshold) meets it
+        rim_seed = dilate_in_plane(core, _CROSS)
+        core |= cement & _seeded(over_3x3(cement, np.logical_or) & filled, rim_seed)
+    smooth = _smoothed(grid.hu, boxes, (1.5 / sy, 1.5 / sx))
+    cancellous = _seeded((smooth > cancellous_hu) & (hu > GAP_HU) & ~dense & window, seed)
+    del smooth, hu, dense
+    sized = _body_sized(cancellous, windows.anterior_mm, windows.lateral_mm, sy * sx)
+    core[sized] |= cancellous[sized]
+    disk = _neck_disk(grid.spacing_mm[1:])
+    necked = core.sum(axis=(1, 2)) * sy * sx > NECK_CHECK_AREA_MM2  # larger than most bodies: cut necks
+    if necked.any():
+        core[necked] = _without_necks(core[necked], seed[necked], disk)
+    mirrored = _mirrored(core, windows.axis_x, boxes.size[:, 1])
+    core &= dilate_in_plane(mirrored, disk)  # symmetry within NECK_RADIUS_MM
+    return filled, core
+
+
+def _neck_disk(spacing_yx) -> np.ndarray:
+    """The in-plane disk of NECK_RADIUS_MM (a 2D structuring element)."""
+    sy, sx = spacing_yx
     ry, rx = (max(1, int(round(NECK_RADIUS_MM / step))) for step in (sy, sx))
     dy, dx = np.ogrid[-ry : ry + 1, -rx : rx + 1]
-    disk = (dy * sy) ** 2 + (dx * sx) ** 2 <= NECK_RADIUS_MM**2
-    hulls: dict[int, np.ndarray] = {}
-    solid: dict[int, np.ndarray] = {}
-    for z in zs:
-        crop, anterior_mm, lateral_mm, window = _body_window(grid, canal, z)
-        seed = (anterior_mm > 2.0) & (anterior_mm < 14.0) & (lateral_mm < 8.0)
-        hu = grid.hu[z][crop]
-        dense = hu > np.clip(np.median(hu[seed]) + CORTEX_ABOVE_CANCELLOUS_HU, cortex_hu, MAX_CORTEX_HU)
-        shell = hu > cortex_hu
-        ring = _closed_3x3(shell) | shell
-        filled = fill_holes_2d(ring) & window
-        cement = filled & (hu > CEMENT_CORE_HU)
-        if cement.any():  # most slices hold none
-            cement = ndimage.binary_opening(cement, square)
-        core = _seeded((filled & ~dense & (hu > GAP_HU)) | cement, seed)
-        if cement.any():  # and cement whose blurred rim (denser than the cortex threshold) meets it
-            core |= cement & _seeded(over_3x3(cement, np.logical_or) & filled, ndimage.binary_dilation(core))
-        smooth = ndimage.gaussian_filter(hu, (1.5 / sy, 1.5 / sx))
-        cancellous = _seeded((smooth > cancellous_hu) & (hu > GAP_HU) & ~dense & window, seed)
-        if cancellous.any() and _body_sized(cancellous, anterior_mm, lateral_mm, sy * sx):
-            core |= cancellous
-        if core.sum() * sy * sx > NECK_CHECK_AREA_MM2:  # larger than most bodies: cut necks
-            core = _without_necks(core, seed, disk)
-        axis_x = canal.centre_yx[z][1] - crop[1].start  # the canal's centre line in the crop
-        core &= ndimage.binary_dilation(_mirrored(core, axis_x), disk)  # symmetry within NECK_RADIUS_MM
-        solid[z] = np.zeros((ny, nx), dtype=bool)
-        solid[z][crop] = filled | core
-        if core.sum() * sy * sx >= CORE_MIN_AREA_MM2:
-            hulls[z] = np.zeros((ny, nx), dtype=bool)
-            hulls[z][crop] = over_3x3(convex_hull(core), np.logical_or) & window  # grown by the square
-    mask = np.zeros(grid.shape, dtype=bool)
-    reach = int(round(PLATE_REACH_MM / grid.spacing_mm[0]))
-    for z in zs:
-        if z in hulls:
-            mask[z] = solid[z] & hulls[z]
-            continue
-        near = [k for k in range(z - reach, z + reach + 1) if k in hulls]
-        if not near:
-            continue
-        hull = hulls[min(near, key=lambda k: abs(k - z))]
-        plate = solid[z] & hull
-        if plate.sum() >= PLATE_MIN_COVER * hull.sum():
-            mask[z] = plate
-    return fill_holes_per_slice(mask)
+    return (dy * sy) ** 2 + (dx * sx) ** 2 <= NECK_RADIUS_MM**2
+
+
+def _median_where(values: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Per image of a stack, ``np.median(values[i][where[i]])`` (NaN where nothing is selected): the
+    mean, in the values' dtype, of the two middle values (one twice for an odd count)."""
+    crop = bounding_box(where.any(axis=0))
+    if crop is None:
+        return np.full(len(values), np.nan, dtype=values.dtype)
+    chosen = where[:, crop[0], crop[1]].reshape(len(values), -1)
+    ordered = np.sort(np.where(chosen, values[:, crop[0], crop[1]].reshape(len(values), -1), np.inf), axis=1)
+    count = chosen.sum(axis=1)
+    lower = np.take_along_axis(ordered, (np.maximum(count - 1, 0) // 2)[:, None], axis=1)[:, 0]
+    upper = np.take_along_axis(ordered, np.minimum(count // 2, ordered.shape[1] - 1)[:, None], axis=1)[:, 0]
+    return np.where(count > 0, (lower + upper) / 2, np.nan).astype(values.dtype)
+
+
+def _smoothed(volume: np.ndarray, boxes: StackedBoxes, sigma_px) -> np.ndarray:
+    """``ndimage.gaussian_filter(volume[z][box], sigma_px)`` of each box (its edges reflected), on the
+    stack: each box is read past its bottom and right edges reflected, as far as the filter reaches."""
+    reach = [int(np.ceil(4.0 * s)) + 1 for s in sigma_px]  # beyond the filter's radius (truncate 4)
+    rows, columns = (
+        boxes.lo[:, k, None] + _reflected(np.arange(length + extra), np.maximum(boxes.size[:, k, None], 1))
+        for k, (length, extra) in enumerate(zip(boxes.in_box.shape[1:], reach, strict=True))
+    )
+    values = volume[boxes.z[:, None, None], rows[:, :, None], columns[:, None, :]]
+    smooth = ndimage.gaussian_filter(values, (0.0, *sigma_px))  # no smoothing across the stack
+    return smooth[:, : boxes.in_box.shape[1], : boxes.in_box.shape[2]]
+
+
+def _reflected(at: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Index ``at`` into a line of ``length`` extended by reflection (``ndimage``'s "reflect": d c b a | a b c d)."""
+    period = at % (2 * length)
+    return np.where(period < length, period, 2 * length - 1 - period)
+
+
+def _with_plates(
+    boxes: StackedBoxes, solid: np.ndarray, hulls: np.ndarray, cored: np.ndarray, reach: int
+) -> np.ndarray:
+    """Each box's body: its ``solid`` part within its own hull where ``cored``; elsewhere within the
+    hull of the nearest cored slice (the lower of two as near) when that is within ``reach`` slices
+    and the part covers at least PLATE_MIN_COVER of that hull; else nothing."""
+    with_hull = np.flatnonzero(cored)
+    if len(with_hull) == 0:
+        return np.zeros_like(solid)
+    zs = boxes.z
+    after = np.searchsorted(zs[with_hull], zs)  # the first cored slice at or above each slice
+    below = with_hull[np.maximum(after - 1, 0)]
+    above = with_hull[np.minimum(after, len(with_hull) - 1)]
+    take_below = (after > 0) & ((after == len(with_hull)) | (zs - zs[below] <= zs[above] - zs))
+    source = np.where(cored, np.arange(len(zs)), np.where(take_below, below, above))
+    plate = solid & _moved_layers(hulls, source, boxes.lo - boxes.lo[source])
+    covers = plate.sum(axis=(1, 2)) >= PLATE_MIN_COVER * hulls.sum(axis=(1, 2))[source]
+    plate[~(cored | ((np.abs(zs[source] - zs) <= reach) & covers))] = False
+    return plate
+
+
+def _moved_layers(stack: np.ndarray, source: np.ndarray, shift_yx: np.ndarray) -> np.ndarray:
+    """Layer i: layer ``source[i]`` of ``stack`` moved up and left by ``shift_yx[i]`` (y, x) pixels
+    (what it shows in the frame of a box that far below and right of its own), empty where it does
+    not reach."""
+    rows, columns = (np.arange(n) + shift_yx[:, k, None] for k, n in enumerate(stack.shape[1:]))
+    inside = ((rows >= 0) & (rows < stack.shape[1]))[:, :, None] & ((columns >= 0) & (columns < stack.shape[2]))[:, None, :]
+    moved = stack[
+        source[:, None, None],
+        np.clip(rows, 0, stack.shape[1] - 1)[:, :, None],
+        np.clip(columns, 0, stack.shape[2] - 1)[:, None, :],
+    ]
+    return moved & inside
 
 
 def clamp_streaked_slices(grid: WorkingGrid, bodies: np.ndarray, unreadable: np.ndarray) -> None:
@@ -213,35 +298,41 @@ def clamp_streaked_slices(grid: WorkingGrid, bodies: np.ndarray, unreadable: np.
     bodies[:] = clamped
 
 
-def _closed_3x3(mask: np.ndarray) -> np.ndarray:
-    """``ndimage.binary_closing`` by the 3 x 3 square (outside the image counts as background)."""
-    return over_3x3(over_3x3(mask, np.logical_or), np.logical_and, edge=False)
+def _opened_3x3(mask: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_opening`` by the 3 x 3 square of each image of a stack."""
+    return over_3x3(over_3x3(mask, np.logical_and, edge=False), np.logical_or)
+
+
+def _closed_3x3(mask: np.ndarray, in_box: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_closing`` by the 3 x 3 square of each box of a stack (outside the box counts
+    as background)."""
+    return over_3x3(over_3x3(mask, np.logical_or) & in_box, np.logical_and, edge=False)
 
 
 def _without_necks(region: np.ndarray, seed: np.ndarray, disk: np.ndarray) -> np.ndarray:
-    """The part of ``region`` joined to ``seed`` by more than a neck of the ``disk``'s width.
+    """The part of each image of ``region`` joined to ``seed`` by more than a neck of the ``disk``'s width.
 
     Opening with the disk cuts necks (an enhanced aorta touching the body where the cortex
     is faint); the seeded part is then grown back by the disk inside ``region``.
     """
-    core = _seeded(ndimage.binary_opening(region, disk), seed)
-    return ndimage.binary_dilation(core, disk) & region
+    core = _seeded(ndimage.binary_opening(region, disk[None]), seed)
+    return dilate_in_plane(core, disk) & region
 
 
-def _mirrored(mask: np.ndarray, axis_x: float) -> np.ndarray:
-    """``mask`` mirrored left-right about column ``axis_x`` (the canal centre): a vertebral body
-    is nearly symmetric about it, a vessel or a leak beside it is not."""
-    source = np.rint(2.0 * axis_x - np.arange(mask.shape[1])).astype(int)
-    inside = (source >= 0) & (source < mask.shape[1])
-    out = np.zeros_like(mask)
-    out[:, inside] = mask[:, source[inside]]
-    return out
+def _mirrored(mask: np.ndarray, axis_x: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """Each image of ``mask`` (its first ``width`` columns) mirrored left-right about column
+    ``axis_x`` (the canal centre): a vertebral body is nearly symmetric about it, a vessel or a
+    leak beside it is not."""
+    columns = np.arange(mask.shape[2])
+    source = np.rint(2.0 * axis_x[:, None] - columns).astype(int)
+    inside = (source >= 0) & (source < width[:, None]) & (columns < width[:, None])
+    out = np.take_along_axis(mask, np.clip(source, 0, mask.shape[2] - 1)[:, None, :], axis=2)
+    return out & inside[:, None, :]
 
 
 def _seeded(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
-    """The 2D components of ``mask`` that touch ``seed``."""
-    labels = cc3d.connected_components(mask, connectivity=4)
-    n = int(labels.max())
+    """The in-plane (4-connected) components of each image of ``mask`` that touch ``seed``."""
+    labels, n = label_per_slice(mask)
     if n == 0:
         return mask
     hit = np.zeros(n + 1, dtype=bool)
@@ -252,12 +343,13 @@ def _seeded(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
 
 def _body_sized(
     region: np.ndarray, anterior_mm: np.ndarray, lateral_mm: np.ndarray, pixel_mm2: float
-) -> bool:
-    """Whether a grown region could be one vertebral body (area, half-width and depth)."""
-    return bool(
-        region.sum() * pixel_mm2 <= MAX_BODY_AREA_MM2
-        and lateral_mm[region].max() <= MAX_BODY_HALF_WIDTH_MM
-        and anterior_mm[region].max() <= MAX_BODY_DEPTH_MM
+) -> np.ndarray:
+    """Per image, whether a grown region (not empty) could be one vertebral body (area, half-width and depth)."""
+    return (
+        region.any(axis=(1, 2))
+        & (region.sum(axis=(1, 2)) * pixel_mm2 <= MAX_BODY_AREA_MM2)
+        & (np.where(region, lateral_mm, -np.inf).max(axis=(1, 2)) <= MAX_BODY_HALF_WIDTH_MM)
+        & (np.where(region, anterior_mm, -np.inf).max(axis=(1, 2)) <= MAX_BODY_DEPTH_MM)
     )
 
 
@@ -606,16 +698,17 @@ def disc_mask(
         lo = np.clip(np.floor(disc.centre_zyx - 30.0 / spacing).astype(int), 0, None)
         hi = np.minimum(np.ceil(disc.centre_zyx + 30.0 / spacing).astype(int) + 1, grid.shape)
         box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
-        grid_pts = np.stack(
-            np.meshgrid(*[np.arange(a, b) for a, b in zip(lo, hi, strict=True)], indexing="ij"), axis=-1
-        )
-        rel = (grid_pts - disc.centre_zyx) * spacing
+        rel = np.empty((*np.maximum(hi - lo, 0), 3))  # mm from the disc centre, (z, y, x) per voxel
+        for axis in range(3):
+            along = (np.arange(lo[axis], hi[axis]) - disc.centre_zyx[axis]) * spacing[axis]
+            rel[..., axis] = along.reshape([-1 if k == axis else 1 for k in range(3)])
         height = rel @ disc.normal_zyx_mm
-        radial = np.linalg.norm(rel - height[..., None] * disc.normal_zyx_mm, axis=-1)
         near = body[box] & (np.abs(height) < 12.0)
         radius = np.sqrt(near.sum() * np.prod(spacing) / (24.0 * np.pi)) if near.any() else 0.0
-        inside = (np.abs(height) < half_height_mm) & (radial < 0.85 * radius)
-        out[box] |= inside & ~body[box] & (grid.hu[box] < bone_hu)
+        inside = (np.abs(height) < half_height_mm) & ~body[box] & (grid.hu[box] < bone_hu)
+        radial = np.linalg.norm(rel[inside] - height[inside][:, None] * disc.normal_zyx_mm, axis=-1)
+        inside[inside] = radial < 0.85 * radius  # the radial distance, where it matters
+        out[box] |= inside
     if disc_cement is not None:
         out |= disc_cement
     return out

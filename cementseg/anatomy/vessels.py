@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +24,7 @@ from scipy import ndimage
 
 from .body import fill_holes_per_slice, largest_component
 from .grid import WorkingGrid
-from .morphology import bounding_box, convex_hull, over_3x3, pixel_grid, voxels
+from .morphology import StackedBoxes, bounding_box, convex_hulls, over_3x3, voxels
 
 BLOOD_HU = (-20.0, 600.0)
 TUBE_RADIUS_MM = (6.0, 20.0)
@@ -63,12 +62,14 @@ def find_tube(
     ``slices`` maps a working-grid slice to (body centre (y, x) index, anterior and right
     unit vectors as (y, x) mm components, body radius mm).
     """
-    spacing_yx = grid.spacing_mm[1:]
     track = tube_track(grid, tissue, slices, window, max_gap_mm)
     mask = np.zeros(grid.shape, dtype=bool)
-    for z, (c, r) in track.items():
-        box, distance_sq = _around(c, r, spacing_yx, grid.shape[1:])
-        mask[z][box] = (distance_sq <= r**2) & tissue[z][box]
+    if track:
+        zs = np.fromiter(track, dtype=np.intp, count=len(track))
+        radius = np.array([r for _, r in track.values()])
+        centres = np.array([c for c, _ in track.values()])
+        boxes, distance_sq = _around(grid.shape[1:], zs, centres, radius, grid.spacing_mm[1:])
+        boxes.paste((distance_sq <= (radius**2)[:, None, None]) & boxes.gather(tissue, False), mask)
     return mask, track
 
 
@@ -76,73 +77,128 @@ def tube_track(
     grid: WorkingGrid, tissue: np.ndarray, slices: dict, window: TubeWindow, max_gap_mm: float
 ) -> dict[int, tuple[np.ndarray, float]]:
     """The per-slice (centre_yx, radius_mm) of `find_tube`, without drawing its mask."""
-    found: dict[int, tuple[np.ndarray, float]] = {}
-    for z, spine_slice in slices.items():
-        tube = _tube_in_slice(tissue[z], spine_slice, window, grid.spacing_mm[1:])
-        if tube is not None:
-            found[z] = tube
+    found = _tubes_in_slices(tissue, _SpineSlices(slices), window, grid.spacing_mm[1:])
     return _clean_track(found, grid, max_gap_mm, window.steady_calibre)
 
 
-def _tube_in_slice(
-    tissue: np.ndarray, spine_slice: tuple, window: TubeWindow, spacing_yx
-) -> tuple[np.ndarray, float] | None:
-    """(centre (y, x), radius mm) of the tube in ``window`` nearest its usual place, or None.
+class _SpineSlices:
+    """`find_tube`'s ``slices`` as arrays: ``z`` (n,), body ``centre``, ``anterior`` and ``right`` (n, 2),
+    body ``radius`` (n,)."""
+
+    def __init__(self, slices: dict):
+        self.z = np.fromiter(slices, dtype=np.intp, count=len(slices))
+        parts = list(zip(*slices.values(), strict=True)) or [(), (), (), ()]
+        self.centre, self.anterior, self.right = (np.array(p, dtype=float).reshape(-1, 2) for p in parts[:3])
+        self.radius = np.array(parts[3], dtype=float)
+
+    def take(self, keep: np.ndarray) -> _SpineSlices:
+        """The slices selected by ``keep`` (a bool or index array)."""
+        out = object.__new__(_SpineSlices)
+        for name in ("z", "centre", "anterior", "right", "radius"):
+            setattr(out, name, getattr(self, name)[keep])
+        return out
+
+
+def _tubes_in_slices(
+    tissue: np.ndarray, spine: _SpineSlices, window: TubeWindow, spacing_yx
+) -> dict[int, tuple[np.ndarray, float]]:
+    """Per slice: (centre (y, x), radius mm) of the tube in ``window`` nearest its usual place.
 
     The tube is a local maximum of the inscribed radius (distance to the nearest non-tissue
     pixel), computed on the window's bounding box grown by TUBE_RADIUS_MM[1] (a nearest
-    boundary within that radius lies inside it), not on the whole slice.
+    boundary within that radius lies inside it), the box's edge counting as non-tissue. All
+    slices at once, on the stack of the boxes (`StackedBoxes`), each given a non-tissue rim.
     """
     margin = [int(np.ceil(TUBE_RADIUS_MM[1] / s)) + 1 for s in spacing_yx]
-    outer = _window_box(spine_slice, window, spacing_yx, tissue.shape, margin)
-    r_mm, front, inside = _window_frame(outer, spine_slice, window, spacing_yx)
-    tissue = tissue[outer]
-    if not (tissue & inside).any():
-        return None
-    near = tuple(  # the window's own bounding box grown by the margin, within ``outer``
-        slice(max(int(i.min()) - m, 0), int(i.max()) + m + 1)
-        for i, m in zip(np.nonzero(inside), margin, strict=True)
-    )
-    padded = np.zeros([s.stop - s.start + 2 for s in near], dtype=bool)  # the box's edge counts as non-tissue
-    padded[1:-1, 1:-1] = tissue[near]
-    inscribed = ndimage.distance_transform_edt(padded, sampling=spacing_yx)[1:-1, 1:-1]
+    lo, hi = _window_boxes(spine, window, spacing_yx, tissue.shape[1:], margin)
+    outer = StackedBoxes(spine.z, lo, hi)
+    inside = _window_frames(outer, spine, window, spacing_yx)[2] & outer.in_box
+    seen = (outer.gather(tissue, False) & inside).any(axis=(1, 2))
+    if not seen.any():
+        return {}
+    inside, lo, hi = inside[seen], lo[seen], hi[seen]
+    spine = spine.take(seen)
+    near_lo = lo.copy()
+    near_hi = hi.copy()
+    for k, axis in ((0, 2), (1, 1)):  # the window's own bounding box grown by the margin, within the outer box
+        hit = inside.any(axis=axis)
+        first, last = hit.argmax(axis=1), hit.shape[1] - 1 - hit[:, ::-1].argmax(axis=1)
+        near_lo[:, k] = lo[:, k] + np.maximum(first - margin[k], 0)
+        near_hi[:, k] = np.minimum(lo[:, k] + last + margin[k] + 1, hi[:, k])
+    near = StackedBoxes(spine.z, near_lo, near_hi)
+    r_mm, front, inside = _window_frames(near, spine, window, spacing_yx)
+    inside &= near.in_box
+    rimmed = np.zeros((len(spine.z), near.rows.shape[1] + 2, near.columns.shape[1] + 2), dtype=bool)
+    rimmed[:, 1:-1, 1:-1] = near.gather(tissue, False)
+    rows, columns = bounding_box(inside.any(axis=0), 1)  # the windows and their neighbours: the radius is read there
+    band = (slice(rows.start + 1, rows.stop + 1), slice(columns.start + 1, columns.stop + 1))  # in the rimmed boxes
+    inscribed = _inscribed_mm(rimmed, spacing_yx, band)
     peaks = (
-        (inscribed == over_3x3(inscribed, np.maximum))  # = ndimage.maximum_filter(size=3)
-        & inside[near]
+        (inscribed == over_3x3(inscribed, np.maximum))  # = ndimage.maximum_filter(size=3) per box
+        & inside[:, rows, columns]
         & (inscribed >= TUBE_RADIUS_MM[0])
         & (inscribed <= TUBE_RADIUS_MM[1])
     )
-    at = np.flatnonzero(peaks)  # raster order: the first of equally near peaks wins
-    if len(at) == 0:
-        return None
-    off_usual = np.hypot(r_mm[near].ravel()[at] - window.usual[0], front[near].ravel()[at] - window.usual[1])
-    ky, kx = np.unravel_index(int(at[np.argmin(off_usual)]), peaks.shape)
-    centre = [o.start + n.start + k for o, n, k in zip(outer, near, (ky, kx), strict=True)]
-    return np.array(centre, dtype=float), float(inscribed[ky, kx])
+    layer, ky, kx = np.nonzero(peaks)  # raster order within each box
+    ky, kx = ky + rows.start, kx + columns.start
+    off_usual = np.hypot(r_mm[layer, ky, kx] - window.usual[0], front[layer, ky, kx] - window.usual[1])
+    order = np.lexsort((off_usual, layer))  # stable: the first of equally near peaks wins
+    best = order[np.r_[True, np.diff(layer[order]) != 0]] if len(order) else order
+    return {
+        int(spine.z[layer[b]]): (
+            np.array([near.rows[layer[b], ky[b]], near.columns[layer[b], kx[b]]], dtype=float),
+            float(inscribed[layer[b], ky[b] - rows.start, kx[b] - columns.start]),
+        )
+        for b in best
+    }
 
 
-def _window_box(spine_slice: tuple, window: TubeWindow, spacing_yx, shape, margin) -> tuple[slice, slice]:
-    """The (y, x) box of ``window``'s corners, grown by ``margin`` + 1 pixels, clipped to ``shape``."""
-    centre, anterior, right, body_radius = spine_slice
-    box = []
-    for c, a, r, s, n, m in zip(centre, anterior, right, spacing_yx, shape, margin, strict=True):
-        corners = [
-            float(c + (right_mm * r + (front_mm + body_radius) * a) / s)
-            for right_mm in window.right_mm
-            for front_mm in window.anterior_of_front_mm
-        ]
-        lo = min(max(math.floor(min(corners)) - 1 - m, 0), n)
-        box.append(slice(lo, min(max(math.ceil(max(corners)) + 2 + m, 0), n)))
-    return box[0], box[1]
+def _inscribed_mm(tissue: np.ndarray, spacing_yx, band: tuple[slice, slice]) -> np.ndarray:
+    """Per image of a stack whose border is non-tissue: the distance (mm) of each pixel of the
+    (rows, columns) ``band`` to the nearest non-tissue pixel, exact up to TUBE_RADIUS_MM[1], above
+    it where the distance is (all that the tube search needs).
+
+    The value ``ndimage.distance_transform_edt`` gives (the same sum of the squared offsets times
+    the spacing): the least over the columns within TUBE_RADIUS_MM[1] of the squared distance to
+    the column's nearest non-tissue pixel; a pixel farther along the row is farther than that radius.
+    """
+    sy, sx = spacing_yx
+    rows, columns = band
+    height = np.arange(tissue.shape[1], dtype=np.int16)[None, :, None]
+    above = np.maximum.accumulate(np.where(tissue, -1, height), axis=1)[:, rows]  # the last non-tissue row so far
+    below = np.minimum.accumulate(np.where(tissue, tissue.shape[1], height)[:, ::-1], axis=1)[:, ::-1][:, rows]
+    along_y = np.square(np.minimum(height[:, rows] - above, below - height[:, rows]) * sy)
+    nearest = np.full(along_y[..., columns].shape, np.inf)
+    reach = int(np.ceil(TUBE_RADIUS_MM[1] / sx))
+    for dx in range(-reach, reach + 1):
+        lo, hi = max(columns.start + dx, 0), min(columns.stop + dx, tissue.shape[2])
+        if lo < hi:
+            part = nearest[..., lo - dx - columns.start : hi - dx - columns.start]
+            np.minimum(part, along_y[..., lo:hi] + (dx * sx) * (dx * sx), out=part)
+    return np.sqrt(nearest)
 
 
-def _window_frame(box, spine_slice: tuple, window: TubeWindow, spacing_yx):
-    """In ``box``: right and anterior-of-the-body-front mm of every pixel, and whether it is in ``window``."""
-    centre, anterior, right, body_radius = spine_slice
-    yy, xx = pixel_grid(box)
-    dy, dx = (yy - centre[0]) * spacing_yx[0], (xx - centre[1]) * spacing_yx[1]
-    r_mm = dy * right[0] + dx * right[1]
-    front = dy * anterior[0] + dx * anterior[1] - body_radius
+def _window_boxes(spine: _SpineSlices, window: TubeWindow, spacing_yx, shape, margin) -> tuple[np.ndarray, np.ndarray]:
+    """Per slice, the (y, x) first and end index of ``window``'s corners, grown by ``margin`` + 1
+    pixels, clipped to ``shape``: two (n, 2) arrays."""
+    corners = np.stack([
+        spine.centre + (right_mm * spine.right + (front_mm + spine.radius[:, None]) * spine.anterior) / spacing_yx
+        for right_mm in window.right_mm
+        for front_mm in window.anterior_of_front_mm
+    ])
+    limit = np.asarray(shape)
+    lo = np.minimum(np.maximum(np.floor(corners.min(axis=0)).astype(np.intp) - 1 - margin, 0), limit)
+    hi = np.minimum(np.maximum(np.ceil(corners.max(axis=0)).astype(np.intp) + 2 + margin, 0), limit)
+    return lo, hi
+
+
+def _window_frames(boxes: StackedBoxes, spine: _SpineSlices, window: TubeWindow, spacing_yx):
+    """In each box: right and anterior-of-the-body-front mm of every pixel, and whether it is in ``window``."""
+    dy = (boxes.rows - spine.centre[:, :1]) * spacing_yx[0]
+    dx = (boxes.columns - spine.centre[:, 1:]) * spacing_yx[1]
+    r_mm = (dy * spine.right[:, :1])[:, :, None] + (dx * spine.right[:, 1:])[:, None, :]
+    front = (dy * spine.anterior[:, :1])[:, :, None] + (dx * spine.anterior[:, 1:])[:, None, :]
+    front -= spine.radius[:, None, None]
     inside = (
         (r_mm >= window.right_mm[0])
         & (r_mm <= window.right_mm[1])
@@ -152,16 +208,18 @@ def _window_frame(box, spine_slice: tuple, window: TubeWindow, spacing_yx):
     return r_mm, front, inside
 
 
-def _around(centre_yx, radius_mm: float, spacing_yx, shape) -> tuple[tuple[slice, slice], np.ndarray]:
-    """The (y, x) box holding the disk of ``radius_mm`` around ``centre_yx`` (clipped to ``shape``), and the
-    squared mm distance of its pixels to the centre."""
-    reach = [radius_mm / s for s in spacing_yx]
-    lo = [max(int(np.floor(c - r)) - 1, 0) for c, r in zip(centre_yx, reach, strict=True)]
-    hi = [min(max(int(np.ceil(c + r)) + 2, 0), n) for c, r, n in zip(centre_yx, reach, shape, strict=True)]
-    box = (slice(lo[0], hi[0]), slice(lo[1], hi[1]))
-    yy, xx = pixel_grid(box)
-    distance_sq = ((yy - centre_yx[0]) * spacing_yx[0]) ** 2 + ((xx - centre_yx[1]) * spacing_yx[1]) ** 2
-    return box, distance_sq
+def _around(shape_yx, zs, centres_yx: np.ndarray, radius_mm, spacing_yx) -> tuple[StackedBoxes, np.ndarray]:
+    """Per slice ``zs[i]``, the (y, x) box holding the disk of ``radius_mm[i]`` (or one radius for all)
+    around ``centres_yx[i]`` (clipped to ``shape_yx``), stacked, and the squared mm distance of its
+    pixels to the centre (n, R, C)."""
+    radius = np.broadcast_to(np.asarray(radius_mm, dtype=float), (len(zs),))
+    reach = radius[:, None] / np.asarray(spacing_yx)
+    lo = np.maximum(np.floor(centres_yx - reach).astype(np.intp) - 1, 0)
+    hi = np.minimum(np.maximum(np.ceil(centres_yx + reach).astype(np.intp) + 2, 0), shape_yx)
+    boxes = StackedBoxes(zs, lo, hi)
+    along_y = ((boxes.rows - centres_yx[:, :1]) * spacing_yx[0]) ** 2
+    along_x = ((boxes.columns - centres_yx[:, 1:]) * spacing_yx[1]) ** 2
+    return boxes, along_y[:, :, None] + along_x[:, None, :]
 
 
 def _clean_track(found: dict, grid: WorkingGrid, max_gap_mm: float, steady_calibre: bool) -> dict:
@@ -207,27 +265,27 @@ def azygos_prior(
     """Azygos (right) and hemiazygos (left) disks beside the thoracic bodies, with any dense cast
     (> DENSE_LUMEN_HU: cement, contrast) within CAST_MARGIN_MM of them."""
     sy, sx = grid.spacing_mm[1:]
+    spine = _SpineSlices(slices)
+    spine = spine.take(thoracic[spine.z])
     mask = np.zeros(grid.shape, dtype=bool)
-    for z, (centre, anterior, right, body_radius) in slices.items():
-        if not thoracic[z]:
-            continue
-        for side in (1.0, -1.0):
-            offset = (0.65 * body_radius + radius_mm) * side * right + 0.55 * body_radius * anterior
-            c = centre + offset / np.array([sy, sx])
-            box, disk = _disk_with_cast(grid.hu[z], c, radius_mm, (sy, sx))
-            mask[z][box] |= disk
+    for side in (1.0, -1.0):
+        offset = ((0.65 * spine.radius + radius_mm) * side)[:, None] * spine.right
+        offset += (0.55 * spine.radius)[:, None] * spine.anterior
+        centres = spine.centre + offset / np.array([sy, sx])
+        boxes, disks = _disks_with_cast(grid.hu, spine.z, centres, radius_mm, (sy, sx))
+        boxes.paste(disks, mask, add=True)
     mask &= tissue
     return mask
 
 
-def _disk_with_cast(
-    hu: np.ndarray, centre_yx, radius_mm: float, spacing_yx
-) -> tuple[tuple[slice, slice], np.ndarray]:
-    """A disk of ``radius_mm``, and the pixels denser than DENSE_LUMEN_HU within CAST_MARGIN_MM of
-    it: the (y, x) box holding them, and the mask within it."""
-    box, distance_sq = _around(centre_yx, radius_mm + CAST_MARGIN_MM, spacing_yx, hu.shape)
-    cast = (hu[box] > DENSE_LUMEN_HU) & (distance_sq <= (radius_mm + CAST_MARGIN_MM) ** 2)
-    return box, (distance_sq <= radius_mm**2) | cast
+def _disks_with_cast(
+    hu: np.ndarray, zs: np.ndarray, centres_yx: np.ndarray, radius_mm: float, spacing_yx
+) -> tuple[StackedBoxes, np.ndarray]:
+    """Per slice ``zs[i]``, a disk of ``radius_mm`` around ``centres_yx[i]`` and the pixels denser than
+    DENSE_LUMEN_HU within CAST_MARGIN_MM of it: the stacked (y, x) boxes holding them, and the masks."""
+    boxes, distance_sq = _around(hu.shape[1:], zs, centres_yx, radius_mm + CAST_MARGIN_MM, spacing_yx)
+    cast = (boxes.gather(hu) > DENSE_LUMEN_HU) & (distance_sq <= (radius_mm + CAST_MARGIN_MM) ** 2)
+    return boxes, ((distance_sq <= radius_mm**2) | cast) & boxes.in_box
 
 
 def heart_mask(
@@ -296,8 +354,8 @@ def _add_front(heart: np.ndarray, lungs: np.ndarray, soft: np.ndarray) -> None:
     """Add the tissue in front of the heart inside the lungs' convex hull, where no lung lies on
     both sides (the right ventricle behind the sternum, between the lungs' anterior tips)."""
     behind_is_heart = np.logical_or.accumulate(heart[:, ::-1], axis=1)[:, ::-1]
-    for z in np.nonzero(heart.any(axis=(1, 2)))[0]:
-        heart[z] |= convex_hull(lungs[z]) & behind_is_heart[z] & soft[z]
+    zs = np.nonzero(heart.any(axis=(1, 2)))[0]
+    heart[zs] |= convex_hulls(lungs[zs]) & behind_is_heart[zs] & soft[zs]
 
 
 def right_heart(heart: np.ndarray, grid: WorkingGrid) -> np.ndarray:
@@ -373,10 +431,10 @@ def ivc_course(
             anchors[z] = _from_frame(offset, slices[z], (sy, sx))
     zs = np.array(sorted(anchors))
     centres = np.array([anchors[z] for z in zs])
-    for z in range(int(zs[0]), min(int(zs[-1]), top, grid.shape[0] - 1) + 1):
-        cy, cx = np.interp(z, zs, centres[:, 0]), np.interp(z, zs, centres[:, 1])
-        box, disk = _disk_with_cast(grid.hu[z], (cy, cx), radius, (sy, sx))
-        mask[z][box] = disk & tissue[z][box]
+    drawn = np.arange(int(zs[0]), min(int(zs[-1]), top, grid.shape[0] - 1) + 1)
+    path = np.column_stack([np.interp(drawn, zs, centres[:, k]) for k in range(2)])
+    boxes, disks = _disks_with_cast(grid.hu, drawn, path, radius, (sy, sx))
+    boxes.paste(disks & boxes.gather(tissue, False), mask)
     return mask
 
 
