@@ -14,6 +14,7 @@ from itertools import combinations
 
 import numpy as np
 from scipy.spatial import cKDTree
+from skimage.measure import CircleModel
 
 from ..anatomy.anatomy_map import STRUCTURES, AnatomyMap
 from ..volume import CTVolume
@@ -118,7 +119,10 @@ def _rings(
 def _ring(xy: np.ndarray, tolerance_mm: float) -> tuple[np.ndarray, float] | None:
     """(centre, radius) of the circle fitted to the points when they ring it: an aortic radius,
     within ``tolerance_mm`` (RMS) of it, all round it."""
-    centre, radius, rms = _circle(xy)
+    fit = _circle(xy)
+    if fit is None:
+        return None
+    centre, radius, rms = fit
     ringed = _AORTIC_RADIUS_MM[0] <= radius <= _AORTIC_RADIUS_MM[1] and rms <= tolerance_mm
     return (centre, radius) if ringed and _surrounds(xy, centre) else None
 
@@ -179,15 +183,13 @@ def _around_a_lumen(ring, anatomy: AnatomyMap, spine_lps: np.ndarray) -> bool:
     return not (np.isin(anatomy.structure_at(axis), _NO_LUMEN).any() or anatomy.vertebra_at(axis).any())
 
 
-def _circle(xy: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Least-squares circle through points (algebraic fit): centre, radius, RMS distance to it (mm)."""
-    a = np.column_stack([xy, np.ones(len(xy))])
-    b = -(xy**2).sum(axis=1)
-    (d, e, f), *_ = np.linalg.lstsq(a, b, rcond=None)
-    centre = np.array([-d / 2, -e / 2])
-    radius = float(np.sqrt(max(centre @ centre - f, 0.0)))
-    rms = float(np.sqrt(np.mean((np.linalg.norm(xy - centre, axis=1) - radius) ** 2)))
-    return centre, radius, rms
+def _circle(xy: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+    """Least-squares circle through points (scikit-image's `CircleModel`): centre, radius and RMS
+    distance to it (mm); None when the points fit no circle (all on a line)."""
+    model = CircleModel.from_estimate(xy)
+    if not model:
+        return None
+    return np.asarray(model.center), float(model.radius), float(np.sqrt(np.mean(model.residuals(xy) ** 2)))
 
 
 def _on_rings(lps: np.ndarray, rings, voxel_mm: float) -> bool:
